@@ -1,0 +1,174 @@
+"""The `packs` command line: a thin layer over the library.
+
+Exit codes: 0 ok, 1 bad input (message, no traceback), 2 usage, 3 internal error (a bug: the
+traceback is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from pipeline.build import build, select, source_date_epoch
+from pipeline.compose import ComposeOptions, compose_profile
+from pipeline.diagnostics import PacksError
+from pipeline.extract import load_canon
+from pipeline.layout import PAGE_SIZES, RenderOptions, load_layout
+from pipeline.model import Canon, Profile
+from pipeline.render import FORMATS, get_format
+from pipeline.render.to_json import frames_json
+from pipeline.render.to_text import frames_text
+
+FRAME_CHOICES = ("smart", "okr", "mbo", "scorecard", "role", "all")
+DEFAULT_FORMATS = "docx,pdf,xlsx,txt"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so `main()` returns the exit code."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        raise _UsageExit(f"{self.prog}: error: {message}")
+
+
+class _UsageExit(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--canon", default="canon", metavar="DIR", help="canon directory (default: canon/)"
+    )
+    p = _Parser(prog="packs", description="Turn a job-architecture canon into review packs.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("check", parents=[common], help="validate the canon; list every problem")
+
+    ls = sub.add_parser("list", parents=[common], help="profile ids and titles")
+    ls.add_argument("pattern", nargs="?", default=None, help="id pattern, e.g. 'CLINIC.*'")
+
+    show = sub.add_parser("show", parents=[common], help="print a profile's frames")
+    show.add_argument("profile", metavar="ID")
+    show.add_argument("--frame", choices=FRAME_CHOICES, default="all")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.add_argument("--include-salary", action="store_true", help="print the JD salary range")
+
+    b = sub.add_parser("build", parents=[common], help="render packs into out/")
+    b.add_argument("patterns", nargs="*", metavar="PATTERN", help="id patterns (default: all)")
+    b.add_argument("--formats", default=None, help=f"comma-separated (default: {DEFAULT_FORMATS})")
+    b.add_argument("--out", default="out", metavar="DIR")
+    b.add_argument("--layout", default="default", help="layout name or folder")
+    b.add_argument("--page-size", choices=PAGE_SIZES, default=None)
+    b.add_argument("--form-password", default=None, help="password for DOCX form protection")
+    b.add_argument("--include-salary", action="store_true", help="print the JD salary range")
+    b.add_argument("--jobs", type=int, default=None, metavar="N")
+    b.add_argument("--zip", action="store_true", help="also write zips of the packs")
+    b.add_argument("--force", action="store_true", help="rebuild unchanged packs too")
+    return p
+
+
+def _profile(canon: Canon, profile_id: str) -> Profile:
+    profile = canon.profile(profile_id)
+    if profile is None:
+        near = [p.id for p in canon.profiles if p.id.split(".")[:2] == profile_id.split(".")[:2]]
+        hint = f" (this focus has: {', '.join(near)})" if near else " (see `packs list`)"
+        raise PacksError(f"no profile '{profile_id}' in {canon.root}{hint}")
+    return profile
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    canon = load_canon(args.canon)
+    out.write(f"{args.canon}: ok — {len(canon.profiles)} profiles, {len(canon.levels)} levels\n")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    canon = load_canon(args.canon)
+    profiles = select(canon, [args.pattern] if args.pattern else [])
+    for p in profiles:
+        title = compose_profile(p, canon.digest(p.id)).page_title
+        out.write(f"{p.id}\t{title}\n")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    canon = load_canon(args.canon)
+    profile = _profile(canon, args.profile)
+    frames = compose_profile(
+        profile, canon.digest(profile.id), ComposeOptions(include_salary=args.include_salary)
+    )
+    if args.frame == "all":
+        chosen = frames.goal_frames
+    else:
+        one = frames.frame(args.frame)
+        chosen = (one,) if one is not None else ()
+    if args.format == "json":
+        out.write(frames_json(frames, chosen))
+    elif chosen:
+        out.write(frames_text(chosen) + "\n")
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
+    names = [n.strip() for n in (args.formats or ",".join(FORMATS)).split(",") if n.strip()]
+    formats = [get_format(n) for n in names]
+    canon = load_canon(args.canon)
+    profiles = select(canon, args.patterns)
+    layout = load_layout(args.layout)
+    page_size = args.page_size or str(layout.section("page").get("size", "A4"))
+    options = RenderOptions(
+        page_size=page_size, form_password=args.form_password, timestamp=source_date_epoch()
+    )
+    report = build(
+        canon,
+        profiles,
+        formats,
+        Path(args.out),
+        layout,
+        options,
+        ComposeOptions(include_salary=args.include_salary),
+    )
+    out.write(report.line() + "\n")
+    return report.exit_code
+
+
+COMMANDS = {
+    "check": _cmd_check,
+    "list": _cmd_list,
+    "show": _cmd_show,
+    "build": _cmd_build,
+}
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    try:
+        args = _parser().parse_args(argv)
+    except _UsageExit as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    try:
+        return COMMANDS[args.command](args, out)
+    except PacksError as exc:
+        print(exc.report(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception:
+        traceback.print_exc()
+        print("packs: internal error (a bug; please report it with the trace above)", file=sys.stderr)
+        return 3
+
+
+def run() -> None:
+    sys.exit(main())

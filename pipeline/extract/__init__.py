@@ -1,0 +1,5 @@
+"""Extract: canon files (and importers) -> typed, validated canon records."""
+
+from pipeline.extract.canon import load_canon
+
+__all__ = ["load_canon"]
