@@ -6,6 +6,7 @@ never leaves a half-written file under a final name and never clobbers an earlie
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -25,6 +26,7 @@ from pipeline.model import Canon, Profile
 from pipeline.render import Format
 
 PRODUCT = "jobframe-packs"
+DEFAULT_COMPOSE = ComposeOptions()
 LIBRARIES = ("weasyprint", "python-docx", "openpyxl", "Jinja2", "PyYAML", "lxml")
 
 
@@ -89,10 +91,8 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 
@@ -108,7 +108,7 @@ def render_pack(
     formats: Iterable[Format],
     layout: Layout,
     options: RenderOptions,
-    compose_options: ComposeOptions = ComposeOptions(),
+    compose_options: ComposeOptions = DEFAULT_COMPOSE,
 ) -> tuple[PackFile, ...]:
     """Render one profile in every format, in memory (pure: no files, no clock)."""
     frames = compose_profile(profile, digest, compose_options)
@@ -118,9 +118,7 @@ def render_pack(
     )
 
 
-def manifest(
-    profile_id: str, digest: str, files: Sequence[PackFile], build_epoch: int
-) -> bytes:
+def manifest(profile_id: str, digest: str, files: Sequence[PackFile], build_epoch: int) -> bytes:
     data = {
         "profile": profile_id,
         "canon_digest": digest,
@@ -163,7 +161,7 @@ def build(
     out: Path,
     layout: Layout,
     options: RenderOptions,
-    compose_options: ComposeOptions = ComposeOptions(),
+    compose_options: ComposeOptions = DEFAULT_COMPOSE,
 ) -> BuildReport:
     start = time.monotonic()
     epoch = options.timestamp if options.timestamp is not None else int(time.time())

@@ -40,7 +40,7 @@ class _UsageExit(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--canon", default="canon", metavar="DIR", help="canon directory (default: canon/)"
     )
@@ -166,7 +166,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return 0
     except Exception:
         traceback.print_exc()
-        print("packs: internal error (a bug; please report it with the trace above)", file=sys.stderr)
+        print(
+            "packs: internal error (a bug; please report it with the trace above)", file=sys.stderr
+        )
         return 3
 
 

@@ -9,7 +9,7 @@ never be edited on its way through the pipeline.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import TypeAlias
 
 # ---------------------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ class Canon:
 # ---------------------------------------------------------------------------------------------
 
 
-class PlaceholderKind(str, Enum):
+class PlaceholderKind(StrEnum):
     """What the manager fills in. The token is the exact text shown in every format."""
 
     TARGET = "target"
@@ -258,7 +258,7 @@ class Field:
     line: Line
 
 
-class RecordStyle(str, Enum):
+class RecordStyle(StrEnum):
     """How a numbered record is laid out; a closed set renderers switch on.
 
     - GOAL: heading, then each field on its own labelled line (SMART).
@@ -351,4 +351,3 @@ class ProfileFrames:
     def goal_frames(self) -> tuple[Frame, ...]:
         """The four goal frames that `--frame all` prints (never the role profile)."""
         return tuple(f for f in self.frames if f.kind != "role")
-

@@ -112,3 +112,17 @@ def soffice_convert(tmp_path_factory: pytest.TempPathFactory) -> Converter:
         return outs
 
     return convert
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--accept",
+        action="store_true",
+        default=False,
+        help="write the current output as the new expected golden files",
+    )
+
+
+@pytest.fixture(scope="session")
+def accept(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--accept")) or bool(os.environ.get("ACCEPT_GOLDEN"))

@@ -17,17 +17,19 @@ def areas(profile: Profile) -> tuple[Row, ...]:
     components = component_rows(profile)
     if components:
         return components
-    reused = f"JFM responsibility ({profile.level.code}) — reused, no distinct responsibility content"
+    reused = (
+        f"JFM responsibility ({profile.level.code}) — reused, no distinct responsibility content"
+    )
     return tuple(Row(t, reused) for t in profile.responsibilities)
 
 
 def standard(profile: Profile) -> str | None:
     rubric = profile.rubric("knowledge-application")
     if rubric is not None:
-        return f"Consistent with this level's jfm knowledge-application rubric: \"{rubric}\""
+        return f'Consistent with this level\'s jfm knowledge-application rubric: "{rubric}"'
     rights = profile.level.dimension("decision_rights")
     if rights is not None:
-        return f"Consistent with this level's decision rights: \"{rights}\""
+        return f'Consistent with this level\'s decision rights: "{rights}"'
     return None
 
 

@@ -42,7 +42,7 @@ def compose(profile: Profile) -> Frame | None:
         value = profile.level.dimension(dimension)
         if value is not None:
             kr2 = FieldBuilder(f"{key}.kr2", "KR2", f"Objective {i} – KR2").text(
-                f"Evidence at this level's {dimension_name(dimension)} bar: \"{value}\" — "
+                f'Evidence at this level\'s {dimension_name(dimension)} bar: "{value}" — '
             )
             fields.append(target_by_date(kr2).build())
         records.append(Record(key, i, row.text, row.source, tuple(fields), RecordStyle.RESULTS))

@@ -41,7 +41,7 @@ def compose(profile: Profile) -> Frame | None:
         if rubric is not None:
             fields.append(
                 field("Achievable")
-                .text(f"Scoped to this level's jfm complexity/problem-solving rubric: \"{rubric}\"")
+                .text(f'Scoped to this level\'s jfm complexity/problem-solving rubric: "{rubric}"')
                 .build()
             )
         fields.append(field("Relevant").text(relevant).build())

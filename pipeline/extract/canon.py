@@ -185,7 +185,9 @@ def _profile(
         if cf is not None:
             band = r.text(cf.get("band"), f"{where}.confidence.band")
             if band is not None:
-                confidence = Confidence(band, r.number(cf.get("score"), f"{where}.confidence.score"))
+                confidence = Confidence(
+                    band, r.number(cf.get("score"), f"{where}.confidence.score")
+                )
     pay = None
     if "pay" in m:
         pm = r.mapping(m["pay"], f"{where}.pay", optional=("median", "low", "high", "currency"))
@@ -230,7 +232,10 @@ def _focus_file(
     if "function" in doc:
         fm = r.mapping(doc["function"], "function", required=("code", "name"))
         if fm is not None:
-            code, name = r.code(fm.get("code"), "function.code"), r.text(fm.get("name"), "function.name")
+            code, name = (
+                r.code(fm.get("code"), "function.code"),
+                r.text(fm.get("name"), "function.name"),
+            )
             if code and name:
                 function = Function(code, name)
     if "focus" in doc:
@@ -312,15 +317,17 @@ def _job_description(path: Path, display: str, problems: Collector) -> JobDescri
     career = CareerPath()
     if "career_path" in doc:
         cm = r.mapping(
-            doc["career_path"], "career_path", optional=("entry_points", "advancement", "lateral_moves")
+            doc["career_path"],
+            "career_path",
+            optional=("entry_points", "advancement", "lateral_moves"),
         )
         if cm is not None:
-            career = CareerPath(
-                **{k: r.text_list(cm.get(k), f"career_path.{k}") for k in cm}  # type: ignore[arg-type]
-            )
+            career = CareerPath(**{k: r.text_list(cm.get(k), f"career_path.{k}") for k in cm})
     edu: dict[str, tuple[str, ...]] = {}
     if "education" in doc:
-        em = r.mapping(doc["education"], "education", optional=("minimum", "preferred", "fields_of_study"))
+        em = r.mapping(
+            doc["education"], "education", optional=("minimum", "preferred", "fields_of_study")
+        )
         if em is not None:
             edu = {k: r.text_list(v, f"education.{k}") for k, v in em.items()}
     exp: dict[str, tuple[str, ...]] = {}
@@ -406,7 +413,9 @@ def load_canon(root: Path | str) -> Canon:
         for p in found:
             key = f"{p.function.code}.{p.focus.code}"
             if key in seen_files and seen_files[key] != display:
-                problems.error(display, 1, f"{key} is also defined in {seen_files[key]}", "duplicate-id")
+                problems.error(
+                    display, 1, f"{key} is also defined in {seen_files[key]}", "duplicate-id"
+                )
                 break
             seen_files[key] = display
         else:
@@ -420,22 +429,30 @@ def load_canon(root: Path | str) -> Canon:
         if jd is None:
             continue
         jds.append(jd)
-        if jd.profile is not None:
-            if jd.profile not in by_id and not problems:
+        if jd.profile is None:
+            continue
+        if jd.profile not in by_id:
+            if not problems:  # otherwise the profile may only be missing because of those
                 problems.error(display, 1, f"profile: '{jd.profile}' is not in the canon", "link")
-            elif jd.profile in linked:
-                problems.error(
-                    display,
-                    1,
-                    f"profile: {jd.profile} already has a job description "
-                    f"({linked[jd.profile].where.path if linked[jd.profile].where else '?'})",
-                    "link",
-                )
-            else:
-                linked[jd.profile] = jd
+        elif jd.profile in linked:
+            first = linked[jd.profile].where
+            problems.error(
+                display,
+                1,
+                f"profile: {jd.profile} already has a job description"
+                + (f" ({first.path})" if first else ""),
+                "link",
+            )
+        else:
+            linked[jd.profile] = jd
     problems.raise_if_any()
     final = [
-        Profile(**{**{f.name: getattr(p, f.name) for f in fields(p)}, "job_description": linked.get(p.id)})
+        Profile(
+            **{
+                **{f.name: getattr(p, f.name) for f in fields(p)},
+                "job_description": linked.get(p.id),
+            }
+        )
         for p in sorted(profiles, key=lambda p: p.id)
     ]
     return Canon(

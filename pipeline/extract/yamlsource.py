@@ -63,7 +63,8 @@ def read_source(path: Path, display: str, problems: Collector) -> Source | None:
 
 def _mark_line(exc: yaml.YAMLError) -> int:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    return int(mark.line) + 1 if mark is not None else 1
+    line = getattr(mark, "line", None)
+    return int(line) + 1 if line is not None else 1
 
 
 def _describe(exc: yaml.YAMLError) -> str:
@@ -78,12 +79,13 @@ def parse_source(source: Source, problems: Collector) -> yaml.Node | None:
     depth = 0
     try:
         for event in yaml.parse(source.text, Loader=yaml.SafeLoader):
-            line = event.start_mark.line + 1
+            line = int(getattr(event.start_mark, "line", 0)) + 1
             if isinstance(event, yaml.AliasEvent):
                 problems.error(
                     source.path,
                     line,
-                    f"YAML alias '*{event.anchor}' is not allowed in canon files; write the value out",
+                    f"YAML alias '*{event.anchor}' is not allowed in canon files; "
+                    "write the value out",
                     "yaml-alias",
                 )
                 return None
@@ -122,5 +124,7 @@ def parse_source(source: Source, problems: Collector) -> yaml.Node | None:
         problems.error(source.path, _mark_line(exc), _describe(exc), "yaml")
         return None
     if node is None:
-        problems.error(source.path, 1, "file is empty; expected a mapping with 'canon: 1'", "schema")
+        problems.error(
+            source.path, 1, "file is empty; expected a mapping with 'canon: 1'", "schema"
+        )
     return node

@@ -33,9 +33,7 @@ class Format:
 
 FORMATS: dict[str, Format] = {
     f.name: f
-    for f in (
-        Format("txt", ".goal-templates.txt", "pipeline.render.to_text", "text/plain"),
-    )
+    for f in (Format("txt", ".goal-templates.txt", "pipeline.render.to_text", "text/plain"),)
 }
 
 

@@ -19,7 +19,12 @@ def to_data(value: Any) -> Any:
     if isinstance(value, Text):
         return {"type": "text", "text": value.text}
     if isinstance(value, Placeholder):
-        return {"type": "placeholder", "kind": value.kind.value, "key": value.key, "label": value.label}
+        return {
+            "type": "placeholder",
+            "kind": value.kind.value,
+            "key": value.key,
+            "label": value.label,
+        }
     if is_dataclass(value) and not isinstance(value, type):
         data: dict[str, Any] = {}
         if not isinstance(value, ProfileFrames | Frame):

@@ -23,7 +23,9 @@ def record_text(record: Record) -> str:
     match record.style:
         case RecordStyle.GOAL:
             lines = [f"{record.number}. {record.heading}  {_source(record.source)}"]
-            lines += [f"   {(f.label + ':'):<{LABEL_WIDTH}}{line_text(f.line)}" for f in record.fields]
+            lines += [
+                f"   {(f.label + ':'):<{LABEL_WIDTH}}{line_text(f.line)}" for f in record.fields
+            ]
         case RecordStyle.RESULTS:
             lines = [f"Objective {record.number}: {record.heading}  {_source(record.source)}"]
             lines += [f"  {f.label}. {line_text(f.line)}" for f in record.fields]
