@@ -68,12 +68,9 @@ _JD_KEYS = (
 )
 
 
-def _display(path: Path, root: Path) -> str:
-    try:
-        rel = path.relative_to(root.parent if root.name else root)
-    except ValueError:
-        rel = path
-    return rel.as_posix()
+def _display(path: Path) -> str:
+    """The path as the user can open it (relative to where they pointed --canon)."""
+    return path.as_posix()
 
 
 def _format_version(r: Reader, doc: dict[str, yaml.Node], node: yaml.Node) -> bool:
@@ -87,7 +84,8 @@ def _format_version(r: Reader, doc: dict[str, yaml.Node], node: yaml.Node) -> bo
     return value is not None
 
 
-def _levels(path: Path, display: str, problems: Collector) -> dict[str, Level]:
+def _levels(path: Path, display: str, problems: Collector) -> dict[str, Level | None]:
+    """Levels by code; a code that is present but invalid maps to None (already reported)."""
     source = read_source(path, display, problems)
     node = parse_source(source, problems) if source else None
     if node is None:
@@ -96,7 +94,7 @@ def _levels(path: Path, display: str, problems: Collector) -> dict[str, Level]:
     doc = r.mapping(node, "levels file", required=("canon", "levels"))
     if doc is None or not _format_version(r, doc, node) or "levels" not in doc:
         return {}
-    out: dict[str, Level] = {}
+    out: dict[str, Level | None] = {}
     for code, key_node, value in r.items(doc["levels"], "levels"):
         if not LEVEL_CODE_RE.match(code):
             r.error(
@@ -112,6 +110,7 @@ def _levels(path: Path, display: str, problems: Collector) -> dict[str, Level]:
             required=("title", "track"),
             optional=("years", "description", "dimensions"),
         )
+        out[code] = None
         if m is None:
             continue
         title = r.text(m.get("title"), f"{where}.title")
@@ -218,7 +217,11 @@ def _profile(
 
 
 def _focus_file(
-    path: Path, display: str, levels: dict[str, Level], levels_display: str, problems: Collector
+    path: Path,
+    display: str,
+    levels: dict[str, Level | None],
+    levels_display: str,
+    problems: Collector,
 ) -> list[Profile]:
     source = read_source(path, display, problems)
     node = parse_source(source, problems) if source else None
@@ -265,7 +268,13 @@ def _focus_file(
             )
             continue
         level = levels.get(code)
-        if level is None:
+        if level is None and code in levels:
+            r.error(
+                key_node,
+                f"profiles: level '{code}' is invalid in {levels_display} (see its problems)",
+                "unknown-level",
+            )
+        elif level is None:
             r.error(
                 key_node,
                 f"profiles: level '{code}' is not defined in {levels_display}",
@@ -399,8 +408,8 @@ def load_canon(root: Path | str) -> Canon:
         problems.error(str(root), 0, "canon directory not found", "io")
         problems.raise_if_any("no canon")
     levels_path = root / "levels.yaml"
-    levels_display = _display(levels_path, root)
-    levels: dict[str, Level] = {}
+    levels_display = _display(levels_path)
+    levels: dict[str, Level | None] = {}
     if levels_path.is_file():
         levels = _levels(levels_path, levels_display, problems)
     else:
@@ -408,7 +417,7 @@ def load_canon(root: Path | str) -> Canon:
     profiles: list[Profile] = []
     seen_files: dict[str, str] = {}
     for path in _yaml_files(root / "focuses"):
-        display = _display(path, root)
+        display = _display(path)
         found = _focus_file(path, display, levels, levels_display, problems)
         for p in found:
             key = f"{p.function.code}.{p.focus.code}"
@@ -424,7 +433,7 @@ def load_canon(root: Path | str) -> Canon:
     linked: dict[str, JobDescription] = {}
     by_id = {p.id: p for p in profiles}
     for path in _yaml_files(root / "job-descriptions"):
-        display = _display(path, root)
+        display = _display(path)
         jd = _job_description(path, display, problems)
         if jd is None:
             continue
@@ -457,7 +466,7 @@ def load_canon(root: Path | str) -> Canon:
     ]
     return Canon(
         root=str(root),
-        levels=tuple(levels[c] for c in sorted(levels)),
+        levels=tuple(lv for c in sorted(levels) if (lv := levels[c]) is not None),
         profiles=tuple(final),
         job_descriptions=tuple(jds),
         digests=tuple((p.id, profile_digest(p)) for p in final),
