@@ -301,7 +301,7 @@ def _job_description(path: Path, display: str, problems: Collector) -> JobDescri
             1,
             f"'{path.name}' is not a safe job-description file name "
             "(lower-case letters, digits and '-', ending in .yaml)",
-            "unsafe-id",
+            "file-name",
         )
         return None
     source = read_source(path, display, problems)
