@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
+import re
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -65,23 +64,48 @@ def test_responsibilities_verbatim_in_text_and_json(texts: list[str]) -> None:
     assert [b.heading for b in smart.blocks if isinstance(b, Record)] == texts
 
 
+#: Characters a YAML file may carry raw (PyYAML's printable set, minus the NEL line break).
+_RAW = re.compile("[\t\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def quoted(text: str) -> str:
+    """A YAML double-quoted scalar; anything outside the printable set is escaped."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif _RAW.match(ch) and ch not in "\u2028\u2029\ufeff":
+            out.append(ch)
+        elif ord(ch) <= 0xFF:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
+
+
 @given(CANON_TEXT, CANON_TEXT)
 def test_canon_text_round_trips_through_yaml(responsibility: str, dimension: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "canon"
-        shutil.copytree(CANON_DIR, root)
-        levels_path = root / "levels.yaml"
-        levels = yaml.safe_load(levels_path.read_text(encoding="utf-8"))
-        levels["levels"]["M4"]["dimensions"]["scope"] = dimension
-        levels_path.write_text(yaml.safe_dump(levels, allow_unicode=True), encoding="utf-8")
-        focus_path = root / "focuses" / "CLINIC.CLINICAL90BC.yaml"
-        focus = yaml.safe_load(focus_path.read_text(encoding="utf-8"))
-        focus["profiles"]["M4"]["responsibilities"] = [responsibility]
-        focus_path.write_text(yaml.safe_dump(focus, allow_unicode=True), encoding="utf-8")
+        root = Path(tmp)
+        (root / "focuses").mkdir()
+        (root / "levels.yaml").write_text(
+            "canon: 1\nlevels:\n  M4:\n    title: Director\n    track: management\n"
+            f"    dimensions:\n      scope: {quoted(dimension)}\n",
+            encoding="utf-8",
+        )
+        (root / "focuses" / "CLINIC.TRIALS.yaml").write_text(
+            "canon: 1\nfunction: {code: CLINIC, name: Clinic}\n"
+            "focus: {code: TRIALS, name: Trials}\n"
+            f"profiles:\n  M4:\n    responsibilities:\n      - {quoted(responsibility)}\n",
+            encoding="utf-8",
+        )
         canon: Canon = load_canon(root)
-    profile = canon.profile("CLINIC.CLINICAL90BC.M4")
+    profile = canon.profile("CLINIC.TRIALS.M4")
     assert profile is not None
     assert profile.responsibilities == (responsibility,)
     assert profile.level.dimension("scope") == dimension
     text = document_text(compose_profile(profile, canon.digest(profile.id)))
     assert f'Meets the scope bar: "{dimension}"' in text
+    assert f'Deliver: "{responsibility}"' in text
