@@ -33,7 +33,10 @@ class Format:
 
 FORMATS: dict[str, Format] = {
     f.name: f
-    for f in (Format("txt", ".goal-templates.txt", "pipeline.render.to_text", "text/plain"),)
+    for f in (
+        Format("txt", ".goal-templates.txt", "pipeline.render.to_text", "text/plain"),
+        Format("docx", ".review-form.docx", "pipeline.render.to_docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),  # noqa: E501
+    )
 }
 
 

@@ -1,0 +1,746 @@
+"""The DOCX review form (format `docx`): a Word form in which only the placeholders can be edited.
+
+Every placeholder and every review / sign-off field is an inline content control (`w:sdt`) whose
+`w:tag` is the placeholder key; the rest is plain text under "filling in forms" protection. The
+body is built with lxml from the frames; styles, numbering, header, footer and page setup come
+from the layout's reference document (doctech §1.8), loaded once per process. The package is
+zipped here, not by python-docx, so the same frames and timestamp give the same bytes.
+
+The renderer switches on block types only (Record by style, Group), never on frame kinds.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import functools
+import hashlib
+import io
+import json
+import re
+import time
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeAlias, assert_never
+
+from lxml import etree  # type: ignore[import-untyped]
+
+from pipeline.diagnostics import PacksError
+from pipeline.layout import Layout, RenderOptions
+from pipeline.model import (
+    Field,
+    Frame,
+    Group,
+    Placeholder,
+    PlaceholderKind,
+    ProfileFrames,
+    Record,
+    RecordStyle,
+    Text,
+)
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+CUSTOM_NS = "http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"
+APP_NS = "http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"
+VT_NS = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
+CP_NS = "http://schemas.openxmlformats.org/package/2006/metadata/core-properties"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+DCTERMS_NS = "http://purl.org/dc/terms/"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+
+REL_HEADER = f"{R_NS}/header"
+REL_FOOTER = f"{R_NS}/footer"
+REL_CUSTOM = f"{R_NS}/custom-properties"
+CUSTOM_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.custom-properties+xml"
+#: The fmtid every user-defined custom property carries.
+CUSTOM_FMTID = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"
+
+#: Author and last-modified-by of every form (design.md: author = product name).
+PRODUCT = "jobframe-packs"
+#: Custom property listing every control's key in document order: the reader's last fallback
+#: when a round trip through LibreOffice dropped both tag and alias (doctech §1.6).
+FORM_FIELDS_PROPERTY = "FormFields"
+#: Keys live at the end of the alias too, "label [key]", because LibreOffice 7.4 keeps aliases of
+#: text controls but drops their tags.
+ALIAS_KEY = re.compile(r"\[([^\[\]]+)\]\s*$")
+#: A review / sign-off name field shows a line of these until filled (the layout picks how many).
+BLANK_CHAR = "_"
+#: Password hashing Word itself writes (SHA-512, legacy key first; ISO 29500 §17.15.1.28).
+SPIN_COUNT = 100_000
+
+#: Children of w:settings in schema order (CT_Settings), to insert w:documentProtection in place.
+# fmt: off
+SETTINGS_ORDER = (
+    "writeProtection", "view", "zoom", "removePersonalInformation", "removeDateAndTime",
+    "doNotDisplayPageBoundaries", "displayBackgroundShape", "printPostScriptOverText",
+    "printFractionalCharacterWidth", "printFormsData", "embedTrueTypeFonts", "embedSystemFonts",
+    "saveSubsetFonts", "saveFormsData", "mirrorMargins", "alignBordersAndEdges",
+    "bordersDoNotSurroundHeader", "bordersDoNotSurroundFooter", "gutterAtTop",
+    "hideSpellingErrors", "hideGrammaticalErrors", "activeWritingStyle", "proofState",
+    "formsDesign", "attachedTemplate", "linkStyles", "stylePaneFormatFilter",
+    "stylePaneSortMethod", "documentType", "mailMerge", "revisionView", "trackRevisions",
+    "doNotTrackMoves", "doNotTrackFormatting", "documentProtection", "autoFormatOverride",
+    "styleLockTheme", "styleLockQFSet", "defaultTabStop", "autoHyphenation",
+    "consecutiveHyphenLimit", "hyphenationZone", "doNotHyphenateCaps", "showEnvelope",
+    "summaryLength", "clickAndTypeStyle", "defaultTableStyle", "evenAndOddHeaders",
+    "bookFoldRevPrinting", "bookFoldPrinting", "bookFoldPrintingSheets",
+    "drawingGridHorizontalSpacing", "drawingGridVerticalSpacing",
+    "displayHorizontalDrawingGridEvery", "displayVerticalDrawingGridEvery",
+    "doNotUseMarginsForDrawingGridOrigin", "drawingGridHorizontalOrigin",
+    "drawingGridVerticalOrigin", "doNotShadeFormData", "noPunctuationKerning",
+    "characterSpacingControl", "printTwoOnOne", "strictFirstAndLastChars", "noLineBreaksAfter",
+    "noLineBreaksBefore", "savePreviewPicture", "doNotValidateAgainstSchema", "saveInvalidXml",
+    "ignoreMixedContent", "alwaysShowPlaceholderText", "doNotDemarcateInvalidXml",
+    "saveXmlDataOnly", "useXSLTWhenSaving", "saveThroughXslt", "showXMLTags",
+    "alwaysMergeEmptyNamespace", "updateFields", "hdrShapeDefaults", "footnotePr", "endnotePr",
+    "compat", "docVars", "rsids", "mathPr", "attachedSchema", "themeFontLang",
+    "clrSchemeMapping", "doNotIncludeSubdocsInStats", "doNotAutoCompressPictures",
+    "forceUpgrade", "captions", "readModeInkLockDown", "smartTagType", "schemaLibrary",
+    "shapeDefaults", "doNotEmbedSmartTags", "decimalSymbol", "listSeparator",
+)
+# fmt: on
+#: Parts written fresh for every form; the reference's own copies are dropped.
+FRESH_PARTS = frozenset(
+    {
+        "[Content_Types].xml",
+        "_rels/.rels",
+        "docProps/core.xml",
+        "docProps/app.xml",
+        "docProps/custom.xml",
+        "word/document.xml",
+    }
+)
+# fmt: off
+STYLE_ROLES = (
+    "title", "breadcrumb", "intro", "badges", "frame_title", "frame_intro", "record_heading",
+    "source_line", "field", "key_result", "group_heading", "item", "table", "table_heading",
+    "table_text", "form_line", "field_label", "source_label", "placeholder",
+)
+# fmt: on
+
+Element: TypeAlias = Any  # lxml's _Element (lxml ships no type stubs)
+
+
+def w(tag: str) -> str:
+    return f"{{{W_NS}}}{tag}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The review and sign-off block: a fixed form, addressed by fixed tags
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormField:
+    """A review or sign-off field: not canon, but part of the form the harvest reads back."""
+
+    key: str
+    label: str
+    date: bool = False
+
+
+FormSegment: TypeAlias = Text | Placeholder | FormField
+
+REVIEW_TITLE = "Review"
+REVIEW_LINES: tuple[tuple[str, tuple[FormSegment, ...]], ...] = (
+    ("Employee: ", (FormField("review.employee", "Employee"),)),
+    ("Manager: ", (FormField("review.manager", "Manager"),)),
+    (
+        "Review period: ",
+        (
+            FormField("review.period.start", "Review period start", date=True),
+            Text(" to "),
+            FormField("review.period.end", "Review period end", date=True),
+        ),
+    ),
+)
+SIGNOFF_TITLE = "Sign-off"
+SIGNOFF_COLUMNS = ("Role", "Name", "Date")
+SIGNOFF_ROLES = (("employee", "Employee"), ("manager", "Manager"), ("hr", "HR"))
+
+
+def signoff_fields(role: str, name: str) -> tuple[FormField, FormField]:
+    return (
+        FormField(f"signoff.{role}.name", f"{name} name"),
+        FormField(f"signoff.{role}.date", f"{name} sign-off date", date=True),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference document and layout settings, loaded once per process
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocxLayout:
+    """Everything the renderer takes from the layout: parsed once, then only copied."""
+
+    #: Reference parts copied unchanged, in the reference's order.
+    parts: tuple[tuple[str, bytes], ...]
+    section: Element
+    settings: Element
+    #: Header and footer parts with {slot} text to fill per document.
+    slotted: tuple[tuple[str, Element], ...]
+    content_types: Element
+    package_rels: Element
+    styles: Mapping[str, str]
+    page_sizes: Mapping[str, tuple[int, int]]
+    margins: Mapping[str, int]
+    date_format: str
+    date_locale: str
+    source_label: str
+    text_field: str
+    area_weights: tuple[int, ...]
+    signoff_weights: tuple[int, ...]
+
+
+def _parse(data: bytes) -> Element:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
+    return etree.fromstring(data, parser)
+
+
+def _layout_error(layout: Layout, message: str) -> PacksError:
+    return PacksError(f"{layout.root / 'layout.yaml'}: docx: {message}")
+
+
+def _ints(layout: Layout, value: object, what: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, int) and v > 0 for v in value):
+        raise _layout_error(layout, f"{what} must be a list of positive whole numbers")
+    return tuple(value)
+
+
+def docx_layout(layout: Layout) -> DocxLayout:
+    """The parsed reference document and settings of a layout, cached per layout folder."""
+    key = json.dumps(layout.section("docx"), sort_keys=True, default=str)
+    return _load(layout.root, key)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(root: Path, docx_settings: str) -> DocxLayout:
+    layout = Layout(root, {"docx": json.loads(docx_settings)})
+    settings = layout.section("docx")
+    roles = settings.get("styles")
+    if not isinstance(roles, Mapping):
+        raise _layout_error(layout, "missing the `styles` role -> style id mapping")
+    missing = [r for r in STYLE_ROLES if not isinstance(roles.get(r), str)]
+    if missing:
+        raise _layout_error(layout, f"styles has no style id for: {', '.join(missing)}")
+    sizes = settings.get("page_sizes")
+    if not isinstance(sizes, Mapping) or not sizes:
+        raise _layout_error(layout, "missing page_sizes")
+    page_sizes = {}
+    for name, size in sizes.items():
+        pair = _ints(layout, size, f"page_sizes.{name}")
+        if len(pair) != 2:
+            raise _layout_error(layout, f"page_sizes.{name} must be [width, height]")
+        page_sizes[str(name)] = (pair[0], pair[1])
+    margins = settings.get("margins")
+    if not isinstance(margins, Mapping) or not all(
+        isinstance(margins.get(k), int) for k in ("top", "right", "bottom", "left")
+    ):
+        raise _layout_error(layout, "margins needs top, right, bottom and left in twips")
+    text_field = str(settings.get("text_field", BLANK_CHAR * 16))
+    if not text_field or set(text_field) != {BLANK_CHAR}:
+        raise _layout_error(layout, f"text_field must be a run of '{BLANK_CHAR}' characters")
+    date = settings.get("date", {})
+    date = date if isinstance(date, Mapping) else {}
+
+    reference = layout.path(str(settings.get("reference", "reference.docx")))
+    try:
+        with zipfile.ZipFile(reference) as z:
+            raw = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise _layout_error(
+            layout, f"cannot read the reference document {reference}: {exc}"
+        ) from None
+    files = dict(raw)
+    rels = _parse(files["word/_rels/document.xml.rels"])
+    slotted_names = [
+        "word/" + rel.get("Target") for rel in rels if rel.get("Type") in (REL_HEADER, REL_FOOTER)
+    ]
+    section = _parse(files["word/document.xml"]).find(f"{w('body')}/{w('sectPr')}")
+    if section is None:
+        raise _layout_error(layout, f"{reference} has no section properties")
+    return DocxLayout(
+        parts=tuple((n, b) for n, b in raw if n not in FRESH_PARTS),
+        section=section,
+        settings=_parse(files["word/settings.xml"]),
+        slotted=tuple((n, _parse(files[n])) for n in slotted_names),
+        content_types=_parse(files["[Content_Types].xml"]),
+        package_rels=_parse(files["_rels/.rels"]),
+        styles={r: str(roles[r]) for r in STYLE_ROLES},
+        page_sizes=page_sizes,
+        margins={str(k): int(v) for k, v in margins.items()},
+        date_format=str(date.get("format", "yyyy-MM-dd")),
+        date_locale=str(date.get("locale", "en-GB")),
+        source_label=str(settings.get("source_label", "Source: {source}")),
+        text_field=text_field,
+        area_weights=_ints(layout, settings.get("area_column_weights", [1]), "area_column_weights"),
+        signoff_weights=_ints(
+            layout, settings.get("signoff_column_weights", [1]), "signoff_column_weights"
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Body
+# ---------------------------------------------------------------------------------------------
+
+
+class _Body:
+    """Appends paragraphs, tables and content controls to w:body, numbering control ids."""
+
+    def __init__(self, ref: DocxLayout, text_width: int) -> None:
+        self.ref = ref
+        self.style = ref.styles
+        self.text_width = text_width
+        self.root = etree.Element(w("document"), nsmap={"w": W_NS, "r": R_NS})
+        self.body = etree.SubElement(self.root, w("body"))
+        self.keys: list[str] = []
+
+    # -- runs and paragraphs ------------------------------------------------------------------
+
+    def paragraph(self, role: str, parent: Element | None = None) -> Element:
+        p = etree.SubElement(self.body if parent is None else parent, w("p"))
+        ppr = etree.SubElement(p, w("pPr"))
+        etree.SubElement(ppr, w("pStyle"), {w("val"): self.style[role]})
+        return p
+
+    def run(self, parent: Element, text: str, role: str | None = None) -> Element:
+        """Literal text: tabs and line breaks become w:tab / w:br, everything else stays as is."""
+        r = etree.SubElement(parent, w("r"))
+        if role is not None:
+            rpr = etree.SubElement(r, w("rPr"))
+            etree.SubElement(rpr, w("rStyle"), {w("val"): self.style[role]})
+        for n, line in enumerate(text.split("\n")):
+            if n:
+                etree.SubElement(r, w("br"))
+            for m, chunk in enumerate(line.split("\t")):
+                if m:
+                    etree.SubElement(r, w("tab"))
+                if chunk:
+                    t = etree.SubElement(r, w("t"))
+                    t.text = chunk
+                    t.set(XML_SPACE, "preserve")
+        return r
+
+    def text(self, role: str, text: str, parent: Element | None = None) -> Element:
+        p = self.paragraph(role, parent)
+        self.run(p, text)
+        return p
+
+    def source(self, parent: Element, source: str, prefix: str = "") -> None:
+        self.run(parent, prefix + self.ref.source_label.replace("{source}", source), "source_label")
+
+    def segments(self, parent: Element, segments: Iterable[FormSegment]) -> None:
+        for seg in segments:
+            match seg:
+                case Text():
+                    self.run(parent, seg.text)
+                case Placeholder():
+                    self.control(
+                        parent, seg.key, seg.label, seg.token, seg.kind is PlaceholderKind.DATE
+                    )
+                case FormField():
+                    token = PlaceholderKind.DATE.token if seg.date else self.ref.text_field
+                    self.control(parent, seg.key, seg.label, token, seg.date)
+                case _:
+                    assert_never(seg)
+
+    def control(self, parent: Element, key: str, label: str, token: str, date: bool) -> None:
+        """An inline content control showing its token as placeholder text (doctech §1.2)."""
+        self.keys.append(key)
+        sdt = etree.SubElement(parent, w("sdt"))
+        pr = etree.SubElement(sdt, w("sdtPr"))
+        etree.SubElement(pr, w("alias"), {w("val"): f"{label} [{key}]"})
+        etree.SubElement(pr, w("tag"), {w("val"): key})
+        etree.SubElement(pr, w("id"), {w("val"): str(len(self.keys))})
+        etree.SubElement(pr, w("lock"), {w("val"): "sdtLocked"})
+        etree.SubElement(pr, w("showingPlcHdr"))
+        if date:
+            picker = etree.SubElement(pr, w("date"))
+            etree.SubElement(picker, w("dateFormat"), {w("val"): self.ref.date_format})
+            etree.SubElement(picker, w("lid"), {w("val"): self.ref.date_locale})
+            etree.SubElement(picker, w("storeMappedDataAs"), {w("val"): "dateTime"})
+            etree.SubElement(picker, w("calendar"), {w("val"): "gregorian"})
+        else:
+            etree.SubElement(pr, w("text"))
+        content = etree.SubElement(sdt, w("sdtContent"))
+        self.run(content, token, "placeholder")
+
+    # -- tables -------------------------------------------------------------------------------
+
+    def table(self, weights: Sequence[int], headings: Sequence[str]) -> tuple[Element, list[int]]:
+        count = len(headings)
+        if len(weights) != count:
+            weights = [1] * count
+        widths = [self.text_width * wt // sum(weights) for wt in weights]
+        tbl = etree.SubElement(self.body, w("tbl"))
+        tpr = etree.SubElement(tbl, w("tblPr"))
+        etree.SubElement(tpr, w("tblStyle"), {w("val"): self.style["table"]})
+        etree.SubElement(tpr, w("tblW"), {w("w"): str(sum(widths)), w("type"): "dxa"})
+        etree.SubElement(tpr, w("tblLayout"), {w("type"): "fixed"})
+        etree.SubElement(
+            tpr,
+            w("tblLook"),
+            {
+                w("val"): "04A0",
+                w("firstRow"): "1",
+                w("lastRow"): "0",
+                w("firstColumn"): "1",
+                w("lastColumn"): "0",
+                w("noHBand"): "0",
+                w("noVBand"): "1",
+            },
+        )
+        grid = etree.SubElement(tbl, w("tblGrid"))
+        for width in widths:
+            etree.SubElement(grid, w("gridCol"), {w("w"): str(width)})
+        cells = self.row(tbl, widths, header=True)
+        for cell, heading in zip(cells, headings, strict=True):
+            self.text("table_heading", heading, cell)
+        return tbl, widths
+
+    def row(self, tbl: Element, widths: Sequence[int], header: bool = False) -> list[Element]:
+        tr = etree.SubElement(tbl, w("tr"))
+        if header:
+            trpr = etree.SubElement(tr, w("trPr"))
+            etree.SubElement(trpr, w("cantSplit"))
+            etree.SubElement(trpr, w("tblHeader"))
+        cells = []
+        for width in widths:
+            tc = etree.SubElement(tr, w("tc"))
+            tcpr = etree.SubElement(tc, w("tcPr"))
+            etree.SubElement(tcpr, w("tcW"), {w("w"): str(width), w("type"): "dxa"})
+            cells.append(tc)
+        return cells
+
+    # -- frames -------------------------------------------------------------------------------
+
+    def title_block(self, frames: ProfileFrames) -> None:
+        self.text("title", frames.document_title)
+        self.text("breadcrumb", frames.breadcrumb)
+        self.text("intro", frames.intro)
+        if frames.badges:
+            self.text("badges", "  ·  ".join(f"{b.name}: {b.value}" for b in frames.badges))
+
+    def frame(self, frame: Frame) -> None:
+        self.text("frame_title", frame.title)
+        if frame.intro:
+            self.text("frame_intro", frame.intro)
+        areas: list[Record] = []
+        for block in frame.blocks:
+            if isinstance(block, Record) and block.style is RecordStyle.AREA:
+                areas.append(block)
+                continue
+            self.area_table(frame, areas)
+            areas = []
+            match block:
+                case Record():
+                    self.record(block)
+                case Group():
+                    self.group(block)
+                case _:
+                    assert_never(block)
+        self.area_table(frame, areas)
+
+    def record(self, record: Record) -> None:
+        match record.style:
+            case RecordStyle.GOAL:
+                self.text("record_heading", f"{record.number}. {record.heading}")
+                self.source(self.paragraph("source_line"), record.source)
+                for f in record.fields:
+                    self.field("field", f, f"{f.label}: ")
+            case RecordStyle.RESULTS:
+                self.text("record_heading", f"Objective {record.number}: {record.heading}")
+                self.source(self.paragraph("source_line"), record.source)
+                for f in record.fields:
+                    self.field("key_result", f, f"{f.label}. ")
+            case RecordStyle.AREA:  # drawn by area_table; a lone one is a one-row table
+                self.area_table(None, [record])
+            case _:
+                assert_never(record.style)
+
+    def field(self, role: str, f: Field, label: str, parent: Element | None = None) -> None:
+        p = self.paragraph(role, parent)
+        self.run(p, label, "field_label")
+        self.segments(p, f.line)
+
+    def area_table(self, frame: Frame | None, records: Sequence[Record]) -> None:
+        """All AREA records of a run as ONE table: heading column, then a column per field."""
+        if not records:
+            return
+        columns: tuple[str, ...] = frame.columns if frame is not None else ()
+        if not columns:
+            labels = dict.fromkeys(f.label for r in records for f in r.fields)
+            columns = ("", *labels)
+        tbl, widths = self.table(self.ref.area_weights, columns)
+        for record in records:
+            cells = self.row(tbl, widths)
+            self.text("table_text", f"{record.number}. {record.heading}", cells[0])
+            self.source(self.paragraph("table_text", cells[0]), record.source)
+            by_label = {f.label: f for f in record.fields}
+            for cell, column in zip(cells[1:], columns[1:], strict=True):
+                f = by_label.pop(column, None)
+                p = self.paragraph("table_text", cell)
+                if f is not None:
+                    self.segments(p, f.line)
+            for f in by_label.values():  # a field with no column still shows, in the first cell
+                self.field("table_text", f, f"{f.label}: ", cells[0])
+
+    def group(self, group: Group) -> None:
+        self.text("group_heading", group.heading)
+        for item in group.items:
+            p = self.paragraph("item")
+            self.segments(p, item.line)
+            etree.SubElement(etree.SubElement(p, w("r")), w("br"))
+            self.source(p, item.source)
+
+    def review_block(self) -> None:
+        self.text("frame_title", REVIEW_TITLE)
+        for label, segments in REVIEW_LINES:
+            p = self.paragraph("form_line")
+            self.run(p, label, "field_label")
+            self.segments(p, segments)
+        self.text("frame_title", SIGNOFF_TITLE)
+        tbl, widths = self.table(self.ref.signoff_weights, SIGNOFF_COLUMNS)
+        for role, name in SIGNOFF_ROLES:
+            cells = self.row(tbl, widths)
+            self.text("table_text", name, cells[0])
+            for cell, form_field in zip(cells[1:], signoff_fields(role, name), strict=True):
+                self.segments(self.paragraph("table_text", cell), (form_field,))
+
+
+# ---------------------------------------------------------------------------------------------
+# Package parts
+# ---------------------------------------------------------------------------------------------
+
+
+def _xml(root: Element) -> bytes:
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    return data
+
+
+def _iso(epoch: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def core_xml(frames: ProfileFrames, epoch: int) -> bytes:
+    """Explicit core properties: nothing inherited from python-docx's template (doctech §1.9)."""
+    nsmap = {"cp": CP_NS, "dc": DC_NS, "dcterms": DCTERMS_NS, "xsi": XSI_NS}
+    root = etree.Element(f"{{{CP_NS}}}coreProperties", nsmap=nsmap)
+    values = (
+        (f"{{{DC_NS}}}title", frames.document_title),
+        (f"{{{DC_NS}}}subject", frames.breadcrumb),
+        (f"{{{DC_NS}}}creator", PRODUCT),
+        (f"{{{CP_NS}}}keywords", frames.profile_id),
+        (f"{{{CP_NS}}}lastModifiedBy", PRODUCT),
+        (f"{{{CP_NS}}}revision", "1"),
+    )
+    for tag, value in values:
+        etree.SubElement(root, tag).text = value
+    for tag in ("created", "modified"):
+        el = etree.SubElement(root, f"{{{DCTERMS_NS}}}{tag}")
+        el.set(f"{{{XSI_NS}}}type", "dcterms:W3CDTF")
+        el.text = _iso(epoch)
+    return _xml(root)
+
+
+def app_xml(generator: str) -> bytes:
+    root = etree.Element(f"{{{APP_NS}}}Properties", nsmap={None: APP_NS, "vt": VT_NS})
+    etree.SubElement(root, f"{{{APP_NS}}}Application").text = generator
+    etree.SubElement(root, f"{{{APP_NS}}}DocSecurity").text = "0"
+    return _xml(root)
+
+
+def custom_xml(properties: Sequence[tuple[str, str]]) -> bytes:
+    root = etree.Element(f"{{{CUSTOM_NS}}}Properties", nsmap={None: CUSTOM_NS, "vt": VT_NS})
+    for pid, (name, value) in enumerate(properties, start=2):  # pids start at 2 by the spec
+        prop = etree.SubElement(
+            root, f"{{{CUSTOM_NS}}}property", {"fmtid": CUSTOM_FMTID, "pid": str(pid), "name": name}
+        )
+        etree.SubElement(prop, f"{{{VT_NS}}}lpwstr").text = value
+    return _xml(root)
+
+
+def _legacy_key(password: str) -> str:
+    """Word's legacy 32-bit password key as 8 upper-case hex digits (the hash input)."""
+    # fmt: off
+    initial = (0xE1F0, 0x1D0F, 0xCC9C, 0x84C0, 0x110C, 0x0E10, 0xF1CE, 0x313E, 0x1872, 0xE139,
+               0xD40F, 0x84F9, 0x280C, 0xA96A, 0x4EC3)
+    row_starts = (0xAEFC, 0x7B61, 0x4563, 0x0375, 0xD849, 0x6F45, 0xEB23, 0x47D3, 0xB861,
+                  0x45A0, 0xAA51, 0x76B4, 0x3730, 0x3331, 0x1021)
+    # fmt: on
+    chars = [(ord(c) & 0xFF) or (ord(c) >> 8) & 0xFF for c in password[:15]]
+    high = initial[len(chars) - 1]
+    for i, char in enumerate(chars):
+        value = row_starts[15 - len(chars) + i]
+        for bit in range(7):  # each matrix entry is the one before doubled, 0x1021 folded in
+            if char & (1 << bit):
+                high ^= value
+            value = ((value << 1) & 0xFFFF) ^ (0x1021 if value & 0x8000 else 0)
+    low = 0
+    for char in reversed(chars):
+        low = (((low >> 14) & 1) | ((low << 1) & 0x7FFF)) ^ char
+    low = (((low >> 14) & 1) | ((low << 1) & 0x7FFF)) ^ len(chars) ^ 0xCE4B
+    key = (high << 16) | low
+    return "".join(f"{(key >> (8 * i)) & 0xFF:02X}" for i in range(4))
+
+
+def password_hash(password: str, salt: bytes, spin_count: int = SPIN_COUNT) -> bytes:
+    digest = hashlib.sha512(salt + _legacy_key(password).encode("utf-16-le")).digest()
+    for i in range(spin_count):
+        digest = hashlib.sha512(digest + i.to_bytes(4, "little")).digest()
+    return digest
+
+
+def settings_xml(ref: DocxLayout, frames: ProfileFrames, password: str | None) -> bytes:
+    """The reference settings plus "filling in forms" protection at its schema position."""
+    root = copy.deepcopy(ref.settings)
+    for old in root.findall(w("documentProtection")):
+        root.remove(old)
+    protection = etree.Element(w("documentProtection"))
+    protection.set(w("edit"), "forms")
+    protection.set(w("enforcement"), "1")
+    if password:
+        # A salt derived from the profile keeps the bytes reproducible; protection without
+        # encryption is a guard against accidents, not security (doctech §1.4).
+        seed = f"{frames.profile_id}\n{frames.canon_digest}\nform-protection".encode()
+        salt = hashlib.sha256(seed).digest()[:16]
+        for name, value in (
+            ("cryptProviderType", "rsaAES"),
+            ("cryptAlgorithmClass", "hash"),
+            ("cryptAlgorithmType", "typeAny"),
+            ("cryptAlgorithmSid", "14"),
+            ("cryptSpinCount", str(SPIN_COUNT)),
+            ("hash", base64.b64encode(password_hash(password, salt)).decode()),
+            ("salt", base64.b64encode(salt).decode()),
+        ):
+            protection.set(w(name), value)
+    position = SETTINGS_ORDER.index("documentProtection")
+    for child in root:
+        local = etree.QName(child).localname if isinstance(child.tag, str) else ""
+        rank = SETTINGS_ORDER.index(local) if local in SETTINGS_ORDER else len(SETTINGS_ORDER)
+        if rank > position:
+            child.addprevious(protection)
+            break
+    else:
+        root.append(protection)
+    return _xml(root)
+
+
+SLOT = re.compile(r"\{(profile_id|canon_version|canon_digest|document_title|page_title)\}")
+
+
+def fill_slots(part: Element, frames: ProfileFrames) -> bytes:
+    """Header / footer text with {slot}s replaced in one pass (values are never re-scanned)."""
+    values = {
+        "profile_id": frames.profile_id,
+        "canon_version": frames.canon_version,
+        "canon_digest": frames.canon_digest,
+        "document_title": frames.document_title,
+        "page_title": frames.page_title,
+    }
+    root = copy.deepcopy(part)
+
+    def fill(match: re.Match[str]) -> str:
+        return values[match.group(1)]
+
+    for t in root.iter(w("t")):
+        if t.text:
+            t.text = SLOT.sub(fill, t.text)
+    return _xml(root)
+
+
+def section_properties(ref: DocxLayout, page_size: str) -> tuple[Element, int]:
+    """The reference's section with the chosen page size and the layout's margins."""
+    if page_size not in ref.page_sizes:
+        raise PacksError(
+            f"page size '{page_size}' is not in the layout (known: {', '.join(ref.page_sizes)})"
+        )
+    width, height = ref.page_sizes[page_size]
+    sect = copy.deepcopy(ref.section)
+    size = sect.find(w("pgSz"))
+    size.set(w("w"), str(width))
+    size.set(w("h"), str(height))
+    margin = sect.find(w("pgMar"))
+    for name, value in ref.margins.items():
+        margin.set(w(name), str(value))
+    return sect, width - ref.margins["left"] - ref.margins["right"]
+
+
+def _content_types(ref: DocxLayout) -> bytes:
+    root = copy.deepcopy(ref.content_types)
+    etree.SubElement(
+        root,
+        f"{{{CT_NS}}}Override",
+        {"PartName": "/docProps/custom.xml", "ContentType": CUSTOM_CONTENT_TYPE},
+    )
+    return _xml(root)
+
+
+def _package_rels(ref: DocxLayout) -> bytes:
+    root = copy.deepcopy(ref.package_rels)
+    used = {rel.get("Id") for rel in root}
+    number = 1
+    while f"rId{number}" in used:
+        number += 1
+    etree.SubElement(
+        root,
+        f"{{{PKG_REL_NS}}}Relationship",
+        {"Id": f"rId{number}", "Type": REL_CUSTOM, "Target": "docProps/custom.xml"},
+    )
+    return _xml(root)
+
+
+def _zip(parts: Sequence[tuple[str, bytes]], epoch: int) -> bytes:
+    """A zip with fixed member order, times and attributes (zip cannot go before 1980)."""
+    stamp = time.gmtime(max(epoch, 315_532_800))[:6]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in parts:
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 0
+            info.external_attr = 0o644 << 16
+            z.writestr(info, data)
+    return out.getvalue()
+
+
+def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> bytes:
+    ref = docx_layout(layout)
+    epoch = options.timestamp or 0
+    section, text_width = section_properties(ref, options.page_size)
+    body = _Body(ref, text_width)
+    body.title_block(frames)
+    for frame in frames.frames:
+        body.frame(frame)
+    body.review_block()
+    body.body.append(section)
+
+    replaced = {
+        "word/settings.xml": settings_xml(ref, frames, options.form_password),
+        **{name: fill_slots(part, frames) for name, part in ref.slotted},
+    }
+    properties = (
+        ("ProfileId", frames.profile_id),
+        ("CanonDigest", frames.canon_digest),
+        ("CanonVersion", frames.canon_version),
+        (FORM_FIELDS_PROPERTY, " ".join(body.keys)),
+    )
+    parts = [
+        ("[Content_Types].xml", _content_types(ref)),
+        ("_rels/.rels", _package_rels(ref)),
+        ("docProps/core.xml", core_xml(frames, epoch)),
+        ("docProps/app.xml", app_xml(options.generator)),
+        ("docProps/custom.xml", custom_xml(properties)),
+        ("word/document.xml", _xml(body.root)),
+        *((name, replaced.get(name, data)) for name, data in ref.parts),
+    ]
+    return _zip(parts, epoch)
