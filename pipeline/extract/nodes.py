@@ -16,6 +16,12 @@ from pipeline.diagnostics import Collector
 #: Longest canon text accepted (design.md §7).
 MAX_TEXT_CHARS = 20_000
 CODE_RE = re.compile(r"[A-Z][A-Z0-9]*\Z")
+#: Names Windows reserves for devices, with or without an extension: never a safe file name.
+RESERVED_NAMES = frozenset(
+    ["CON", "PRN", "AUX", "NUL"]
+    + [f"COM{i}" for i in range(1, 10)]
+    + [f"LPT{i}" for i in range(1, 10)]
+)
 #: Characters XML 1.0 cannot carry (plus surrogates and non-characters YAML escapes can produce).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -173,6 +179,14 @@ class Reader:
                 node,
                 f"{where}: '{_shown(value)}' is not a valid code (upper-case letters and digits, "
                 "starting with a letter, e.g. 'CLINIC')",
+                "unsafe-id",
+            )
+            return None
+        if value in RESERVED_NAMES:
+            self.error(
+                node,
+                f"{where}: '{value}' is a reserved device name on Windows and cannot start a "
+                "file name; choose another code",
                 "unsafe-id",
             )
             return None
