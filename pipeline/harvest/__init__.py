@@ -1,0 +1,1 @@
+"""Harvest: read values back from returned packs (filled trackers and review forms)."""
