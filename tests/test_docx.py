@@ -5,6 +5,7 @@ reader. Every check reads the real file the renderer wrote.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
 import re
 import shutil
@@ -305,6 +306,26 @@ def test_page_size_follows_the_option(
     for tbl in root.iter(w("tbl")):
         grid = [int(c.get(w("w"))) for c in tbl.iter(w("gridCol"))]
         assert text_width - len(grid) <= sum(grid) <= text_width
+
+
+def test_committed_reference_docx_is_what_its_script_builds(layout: Layout) -> None:
+    """The binary in git is reviewable through its script: rebuilding it changes nothing.
+
+    If this fails after editing the script or layout.yaml's `docx.styles`, run
+    `python layouts/default/make_reference_docx.py` and commit the new reference.docx."""
+    script = layout.path("make_reference_docx.py")
+    spec = importlib.util.spec_from_file_location("make_reference_docx", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    built = module.build()
+    assert built == layout.path(layout.section("docx")["reference"]).read_bytes()
+    styles = etree.fromstring(parts(built)["word/styles.xml"], SAFE)
+    ids = {s.get(w("styleId")) for s in styles.iter(w("style"))}
+    assert set(layout.section("docx")["styles"].values()) <= ids
+    fonts = {f.get(w("ascii")) for f in styles.iter(w("rFonts"))}
+    assert fonts == {"DejaVu Sans"}  # has ⟨ ⟩; no theme fonts left to override it
+    assert not any("Theme" in a for f in styles.iter(w("rFonts")) for a in f.attrib)
 
 
 def test_unknown_page_size_is_a_clear_error(seed_frames: ProfileFrames, layout: Layout) -> None:
