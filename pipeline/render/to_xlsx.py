@@ -1,0 +1,694 @@
+"""The XLSX MBO tracker (design.md §6): canon cells locked, placeholder cells editable.
+
+Sheets: `Read me`, one sheet per frame (named by `frame.short_title`), and a `veryHidden` `_meta`
+sheet that is the read-back contract of `pipeline.harvest.xlsx_tracker`.
+
+Column scheme, by block type (never by frame kind):
+
+- A frame made only of AREA records is a table: the heading column (`frame.columns[0]`), each
+  remaining frame column whose fields are literal text (e.g. Standard), Source, then every input
+  column of the layout (Baseline, Target, Due, Actual, Status, Comment). All input cells of a row
+  are open; a placeholder column starts with its token (the record's own placeholder where it has
+  one, so its key is kept), the others start empty.
+- Any other frame has one row per field (GOAL/RESULTS records: No., Heading, Source, Field, Text)
+  or per item (Groups: Group, Item, Source). An input column is open on a row only for a
+  placeholder that row's line holds (starting with its token), and the free inputs (Actual,
+  Status, Comment) are open on every row that holds a placeholder. Input columns no row opens are
+  left out.
+
+Every sheet ends with a hidden, locked Key column holding the row key, so rows can be re-sorted.
+Every string is written as a literal string (never a formula or an error code), whatever its
+first character.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any, assert_never
+
+from openpyxl import Workbook
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.styles import Alignment, Font, PatternFill, Protection
+from openpyxl.utils import absolute_coordinate, get_column_letter, quote_sheetname
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.workbook.protection import WorkbookProtection
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.protection import SheetProtection
+from openpyxl.writer.excel import ExcelWriter
+
+from pipeline.diagnostics import PacksError
+from pipeline.layout import Layout, RenderOptions
+from pipeline.model import (
+    Frame,
+    Group,
+    Line,
+    Placeholder,
+    PlaceholderKind,
+    ProfileFrames,
+    Record,
+    RecordStyle,
+    line_text,
+    placeholders,
+)
+
+#: What the `_meta` sheet says this file is; the reader refuses anything else.
+FORMAT = "jobframe-packs/mbo-tracker"
+#: Bumped when the `_meta` contract changes incompatibly.
+FORMAT_VERSION = 1
+META_SHEET = "_meta"
+#: `_meta` columns: record type, sheet, name, value, text.
+META_HEADER = ("record", "sheet", "name", "value", "text")
+#: Excel's sheet-name limits.
+SHEET_NAME_MAX = 31
+_SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
+#: Zip entries cannot be dated before 1980.
+_ZIP_EPOCH = datetime(1980, 1, 1)
+PAPER_SIZES = {"A4": 9, "Letter": 1}
+#: Excel's limits on an in-cell list validation and on a page header's text.
+LIST_MAX = 255
+HEADER_MAX = 250
+#: Excel's tallest row, in points.
+ROW_HEIGHT_MAX = 409.0
+
+
+class Role(StrEnum):
+    """What a column holds; written into `_meta` so the reader knows which cells are inputs."""
+
+    NUMBER = "number"
+    HEADING = "heading"
+    LABEL = "label"
+    TEXT = "text"
+    SOURCE = "source"
+    INPUT = "input"
+    KEY = "key"
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout settings (parsed once per distinct `xlsx:` section)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnStyle:
+    title: str
+    width: float
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One unlocked column: its title, the placeholder kind it takes (if any) and its check."""
+
+    title: str
+    placeholder: PlaceholderKind | None
+    check: str | None
+    width: float
+    number_format: str | None
+
+
+@dataclass(frozen=True)
+class Check:
+    """A data validation, ready for openpyxl."""
+
+    type: str
+    formula1: str
+    formula2: str | None
+    error: str
+    style: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    columns: Mapping[str, ColumnStyle]
+    area_widths: Mapping[str, float]
+    inputs: tuple[InputSpec, ...]
+    checks: Mapping[str, Check]
+    orientation: str
+    margins: Mapping[str, float]
+    footer: str
+    autofilter: bool
+    allow: tuple[str, ...]
+    readme: Mapping[str, Any]
+    line_height: float
+    chars_per_width: float
+    header_font: Font
+    body_font: Font
+    title_font: Font
+    header_fill: PatternFill
+    input_fill: PatternFill
+    placeholder_fill: PatternFill
+    placeholder_font: Font
+    wrap: Alignment = field(default_factory=lambda: Alignment(wrap_text=True, vertical="top"))
+
+
+def _excel_date(value: object) -> str:
+    if isinstance(value, datetime):
+        value = value.date()
+    if not isinstance(value, date):
+        value = date.fromisoformat(str(value))
+    return f"DATE({value.year},{value.month},{value.day})"
+
+
+def _check(name: str, raw: Mapping[str, Any]) -> Check:
+    error = str(raw.get("error", ""))
+    style = str(raw.get("style", "stop"))
+    if name == "date":
+        return Check("date", _excel_date(raw["min"]), _excel_date(raw["max"]), error, style)
+    if name == "decimal":
+        return Check("decimal", str(raw["min"]), str(raw["max"]), error, style)
+    if "values" in raw:
+        values = [str(v) for v in raw["values"]]
+        if any("," in v or '"' in v for v in values):
+            raise PacksError(f"layout xlsx.checks.{name}: list values cannot contain ',' or '\"'")
+        formula = '"' + ",".join(values) + '"'
+        if len(formula) > LIST_MAX:
+            raise PacksError(f"layout xlsx.checks.{name}: the list is longer than Excel allows")
+        return Check("list", formula, None, error, style)
+    raise PacksError(f"layout xlsx.checks.{name}: expected date, decimal or a list of values")
+
+
+@lru_cache(maxsize=8)
+def _settings(section_json: str) -> Settings:
+    """Parse the layout's `xlsx:` section; cached on its content, so once per process."""
+    raw: dict[str, Any] = json.loads(section_json)
+    try:
+        colours = raw["colours"]
+        font = raw.get("font", {})
+        name, size = font.get("name", "Calibri"), float(font.get("size", 11))
+        inputs = tuple(
+            InputSpec(
+                title=str(i["title"]),
+                placeholder=PlaceholderKind(i["placeholder"]) if i.get("placeholder") else None,
+                check=i.get("check"),
+                width=float(i.get("width", 12)),
+                number_format=i.get("number_format"),
+            )
+            for i in raw["inputs"]
+        )
+        settings = Settings(
+            columns={
+                k: ColumnStyle(str(v["title"]), float(v.get("width", 12)))
+                for k, v in raw["columns"].items()
+            },
+            area_widths={k: float(v) for k, v in raw.get("area_widths", {}).items()},
+            inputs=inputs,
+            checks={k: _check(k, v) for k, v in raw.get("checks", {}).items()},
+            orientation=str(raw.get("orientation", "landscape")),
+            margins={k: float(v) for k, v in raw.get("margins", {}).items()},
+            footer=str(raw.get("footer", "")),
+            autofilter=bool(raw.get("autofilter", True)),
+            allow=tuple(str(a) for a in raw.get("allow", ())),
+            readme=raw["readme"],
+            line_height=float(raw.get("row_height", {}).get("line_height", 15)),
+            chars_per_width=float(raw.get("row_height", {}).get("chars_per_width", 1.0)),
+            header_font=Font(name=name, size=size, bold=True),
+            body_font=Font(name=name, size=size),
+            title_font=Font(name=name, size=size + 3, bold=True),
+            header_fill=PatternFill("solid", fgColor=colours["header_fill"]),
+            input_fill=PatternFill("solid", fgColor=colours["input_fill"]),
+            placeholder_fill=PatternFill("solid", bgColor=colours["placeholder_fill"]),
+            placeholder_font=Font(color=colours["placeholder_font"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PacksError(f"layout section xlsx is incomplete or malformed: {exc!r}") from None
+    for spec in inputs:
+        if spec.check is not None and spec.check not in settings.checks:
+            raise PacksError(f"layout xlsx.inputs: '{spec.title}' uses unknown check {spec.check}")
+    for role in ("number", "heading", "label", "text", "group", "item", "source", "key"):
+        if role not in settings.columns:
+            raise PacksError(f"layout xlsx.columns: missing '{role}'")
+    return settings
+
+
+def settings_for(layout: Layout) -> Settings:
+    return _settings(json.dumps(layout.section("xlsx"), sort_keys=True, default=str))
+
+
+# ---------------------------------------------------------------------------------------------
+# Sheet plans: frames -> columns and rows, no openpyxl yet
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    role: Role
+    width: float
+    spec: InputSpec | None = None
+
+
+@dataclass(frozen=True)
+class Input:
+    """An open input cell: its starting value and the frame placeholder it stands for."""
+
+    start: str | None
+    placeholder_key: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    #: Locked cells by column title (None = empty).
+    cells: Mapping[str, str | int | None]
+    #: Open input cells by column title.
+    inputs: Mapping[str, Input]
+
+
+@dataclass(frozen=True)
+class SheetPlan:
+    name: str
+    frame: Frame
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+
+
+def _is_pure_placeholder(line: Line) -> bool:
+    return bool(line) and all(isinstance(s, Placeholder) for s in line)
+
+
+def _spec_for(settings: Settings, kind: PlaceholderKind) -> InputSpec:
+    for spec in settings.inputs:
+        if spec.placeholder is kind:
+            return spec
+    raise PacksError(f"layout xlsx.inputs has no column for the {kind.token} placeholder")
+
+
+def _open_inputs(
+    key: str, line_holders: Sequence[Placeholder], settings: Settings
+) -> dict[str, Input]:
+    """The inputs a row holding these placeholders opens: one per placeholder, plus free ones."""
+    opened: dict[str, Input] = {}
+    for ph in line_holders:
+        spec = _spec_for(settings, ph.kind)
+        if spec.title in opened:
+            raise ValueError(f"{key}: two {ph.token} placeholders in one tracker row")
+        opened[spec.title] = Input(ph.token, ph.key)
+    if opened:
+        for spec in settings.inputs:
+            if spec.placeholder is None:
+                opened[spec.title] = Input(None)
+    return opened
+
+
+def _area_plan(name: str, frame: Frame, records: Sequence[Record], settings: Settings) -> SheetPlan:
+    heading = frame.columns[0] if frame.columns else settings.columns["heading"].title
+    labels = list(frame.columns[1:])
+    for record in records:
+        labels += [f.label for f in record.fields if f.label not in labels]
+    pure = {
+        label
+        for label in labels
+        if all(_is_pure_placeholder(f.line) for r in records for f in r.fields if f.label == label)
+        and any(f.label == label for r in records for f in r.fields)
+    }
+    text_labels = [label for label in labels if label not in pure and label != heading]
+    text_width = settings.area_widths.get("text", settings.columns["text"].width)
+    columns = [
+        Column(heading, Role.HEADING, settings.area_widths.get("heading", 48)),
+        *(Column(label, Role.TEXT, text_width) for label in text_labels),
+        Column(settings.columns["source"].title, Role.SOURCE, settings.columns["source"].width),
+        *(Column(s.title, Role.INPUT, s.width, s) for s in settings.inputs),
+    ]
+    rows = []
+    for record in records:
+        cells: dict[str, str | int | None] = {heading: record.heading}
+        for label in text_labels:
+            found = [line_text(f.line) for f in record.fields if f.label == label]
+            cells[label] = found[0] if found else None
+        cells[settings.columns["source"].title] = record.source
+        held = [ph for f in record.fields for ph in placeholders(f.line)]
+        opened = _open_inputs(record.key, held, settings)
+        for spec in settings.inputs:
+            if spec.title not in opened:
+                start = spec.placeholder.token if spec.placeholder is not None else None
+                opened[spec.title] = Input(start)
+        rows.append(Row(record.key, cells, {s.title: opened[s.title] for s in settings.inputs}))
+    return SheetPlan(name, frame, tuple(columns), tuple(rows))
+
+
+def _line_plan(name: str, frame: Frame, settings: Settings) -> SheetPlan:
+    """One row per record field or group item (every frame that is not all AREA records)."""
+    c = settings.columns
+    only_groups = all(isinstance(b, Group) for b in frame.blocks)
+    if only_groups:
+        locked = [
+            Column(c["group"].title, Role.HEADING, c["group"].width),
+            Column(c["item"].title, Role.TEXT, c["item"].width),
+            Column(c["source"].title, Role.SOURCE, c["source"].width),
+        ]
+    else:
+        locked = [
+            Column(c["number"].title, Role.NUMBER, c["number"].width),
+            Column(c["heading"].title, Role.HEADING, c["heading"].width),
+            Column(c["source"].title, Role.SOURCE, c["source"].width),
+            Column(c["label"].title, Role.LABEL, c["label"].width),
+            Column(c["text"].title, Role.TEXT, c["text"].width),
+        ]
+    by_role = {col.role: col.title for col in locked}
+    rows: list[Row] = []
+
+    def add(
+        key: str, number: int | None, heading: str, source: str, label: str, line: Line
+    ) -> None:
+        cells: dict[str, str | int | None] = {
+            by_role[Role.HEADING]: heading,
+            by_role[Role.TEXT]: line_text(line),
+            by_role[Role.SOURCE]: source,
+        }
+        if Role.NUMBER in by_role:
+            cells[by_role[Role.NUMBER]] = number
+            cells[by_role[Role.LABEL]] = label or None
+        rows.append(Row(key, cells, _open_inputs(key, placeholders(line), settings)))
+
+    for block in frame.blocks:
+        match block:
+            case Record():
+                for f in block.fields:
+                    add(f.key, block.number, block.heading, block.source, f.label, f.line)
+            case Group():
+                for item in block.items:
+                    add(item.key, None, block.heading, item.source, "", item.line)
+            case _:
+                assert_never(block)
+    used = {title for row in rows for title in row.inputs}
+    inputs = [Column(s.title, Role.INPUT, s.width, s) for s in settings.inputs if s.title in used]
+    return SheetPlan(name, frame, (*locked, *inputs), tuple(rows))
+
+
+def sheet_plan(name: str, frame: Frame, settings: Settings) -> SheetPlan:
+    records = [b for b in frame.blocks if isinstance(b, Record) and b.style is RecordStyle.AREA]
+    if records and len(records) == len(frame.blocks):
+        return _area_plan(name, frame, records, settings)
+    return _line_plan(name, frame, settings)
+
+
+def sheet_name(title: str, taken: set[str]) -> str:
+    """A valid, unique Excel sheet name for a frame's short title."""
+    base = _SHEET_NAME_BAD.sub("_", title).strip("'") or "Sheet"
+    base = base[:SHEET_NAME_MAX]
+    name, n = base, 2
+    while name.casefold() in taken:
+        suffix = f" ({n})"
+        name = base[: SHEET_NAME_MAX - len(suffix)] + suffix
+        n += 1
+    taken.add(name.casefold())
+    return name
+
+
+def defined_name(sheet: str, column: str) -> str:
+    """`MBO_Target`: a workbook name for an input column (letters, digits, `_` only)."""
+    raw = re.sub(r"[^A-Za-z0-9_]+", "_", f"{sheet}_{column}").strip("_")
+    return raw if raw[:1].isalpha() else f"_{raw}"
+
+
+def signature(values: Sequence[object]) -> str:
+    """A digest of a row's locked text: the reader's fallback when a row's key cell is lost.
+
+    A digest, not the text, because canon text may be long and a cell holds 32,767 characters.
+    """
+    text = json.dumps(["" if v is None else str(v) for v in values], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+
+def wrapped_lines(text: str, width: float, chars_per_width: float) -> int:
+    """How many lines a wrapped cell needs (greedy word wrap on an average character width)."""
+    capacity = max(1, int(width * chars_per_width))
+    lines = 0
+    for paragraph in text.split("\n"):
+        lines += 1
+        used = 0
+        for word in paragraph.split(" "):
+            size = len(word)
+            if used and used + 1 + size > capacity:
+                lines += 1
+                used = 0
+            used += size + (1 if used else 0)
+            while used > capacity:
+                lines += 1
+                used -= capacity
+    return lines
+
+
+def fit_row(ws: Any, row: int, cells: Sequence[tuple[object, float]], s: Settings) -> None:
+    """Give a row the height its wrapped text needs; Excel and LibreOffice keep it as set."""
+    lines = max(
+        (wrapped_lines(v, w, s.chars_per_width) for v, w in cells if isinstance(v, str)),
+        default=1,
+    )
+    if lines > 1:
+        ws.row_dimensions[row].height = min(lines * s.line_height, ROW_HEIGHT_MAX)
+
+
+def put(ws: Any, row: int, col: int, value: object) -> Any:
+    """Set a cell; a string stays a literal string even when it looks like a formula."""
+    cell = ws.cell(row=row, column=col)
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
+
+
+def _print_setup(ws: Any, settings: Settings, options: RenderOptions, header: str | None) -> None:
+    ws.page_setup.orientation = settings.orientation
+    ws.page_setup.paperSize = PAPER_SIZES.get(options.page_size, PAPER_SIZES["A4"])
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    for side, inches in settings.margins.items():
+        setattr(ws.page_margins, side, inches)
+    header = (header or "").replace("&", "&&")
+    if header and len(header) <= HEADER_MAX:  # a header is a courtesy; never cut canon text
+        ws.oddHeader.center.text = header
+    if settings.footer:
+        ws.oddFooter.center.text = settings.footer
+
+
+def _protect(ws: Any, settings: Settings, options: RenderOptions) -> None:
+    protection = SheetProtection(sheet=True)
+    for flag in settings.allow:
+        setattr(protection, flag, False)
+    if options.form_password:
+        protection.set_password(options.form_password)
+    ws.protection = protection
+
+
+def write_readme(ws: Any, frames: ProfileFrames, plans: Sequence[SheetPlan], s: Settings) -> None:
+    r = s.readme
+    widths = [float(w) for w in r.get("widths", (18, 110))]
+    for col, width in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(col)].width = width
+    row = 1
+
+    def line(label: str | None, text: str | None, font: Font | None = None) -> None:
+        nonlocal row
+        if label:
+            put(ws, row, 1, label).font = s.header_font
+        if text is not None:
+            cell = put(ws, row, 2, text)
+            cell.alignment = s.wrap
+            cell.font = font or s.body_font
+            fit_row(ws, row, [(text, widths[1])], s)
+        row += 1
+
+    line(None, frames.page_title, s.title_font)
+    line(None, frames.breadcrumb)
+    line(None, frames.intro)
+    row += 1
+    line(str(r["profile_label"]), frames.profile_id)
+    line(str(r["version_label"]), frames.canon_version)
+    line(str(r["digest_label"]), frames.canon_digest)
+    for badge in frames.badges:
+        line(badge.name, badge.value)
+    row += 1
+    line(str(r["how_to_title"]), None)
+    for text in r.get("how_to", ()):
+        line(None, str(text))
+    row += 1
+    line(str(r["sheets_title"]), None)
+    for plan in plans:
+        line(plan.name, plan.frame.title, s.header_font)
+        if plan.frame.intro:
+            line(None, plan.frame.intro)
+
+
+def write_frame_sheet(ws: Any, plan: SheetPlan, s: Settings, wb: Any) -> list[tuple[object, ...]]:
+    """Write one frame sheet; return its `_meta` records."""
+    meta: list[tuple[object, ...]] = []
+    columns = (*plan.columns, Column(s.columns["key"].title, Role.KEY, s.columns["key"].width))
+    letters = {col.title: get_column_letter(i) for i, col in enumerate(columns, 1)}
+    if len(letters) != len(columns):
+        raise PacksError(f"sheet {plan.name}: two columns share a title; rename one in the layout")
+    for i, col in enumerate(columns, 1):
+        cell = put(ws, 1, i, col.title)
+        cell.font, cell.fill, cell.alignment = s.header_font, s.header_fill, s.wrap
+        dim = ws.column_dimensions[letters[col.title]]
+        dim.width = col.width
+        if col.role is Role.KEY:
+            dim.hidden = True
+        meta.append(("column", plan.name, col.title, letters[col.title], col.role.value))
+    fit_row(ws, 1, [(c.title, c.width) for c in plan.columns], s)
+    for r, row in enumerate(plan.rows, 2):
+        locked_values: list[object] = []
+        fit_row(ws, r, [(row.cells.get(c.title), c.width) for c in plan.columns], s)
+        for i, col in enumerate(columns, 1):
+            if col.role is Role.KEY:
+                value: object = row.key
+            elif col.role is Role.INPUT:
+                opened = row.inputs.get(col.title)
+                if opened is None:
+                    continue
+                cell = put(ws, r, i, opened.start)
+                cell.protection = Protection(locked=False)
+                cell.fill, cell.font, cell.alignment = s.input_fill, s.body_font, s.wrap
+                if col.spec is not None and col.spec.number_format:
+                    cell.number_format = col.spec.number_format
+                meta.append(("input", plan.name, row.key, col.title, opened.placeholder_key))
+                continue
+            else:
+                value = row.cells.get(col.title)
+                locked_values.append(value)
+            cell = put(ws, r, i, value)
+            cell.font, cell.alignment = s.body_font, s.wrap
+        meta.append(("row", plan.name, row.key, r, signature(locked_values)))
+    last = len(plan.rows) + 1
+    ws.freeze_panes = "A2"
+    ws.print_title_rows = "1:1"
+    if s.autofilter and plan.rows:
+        ws.auto_filter.ref = f"A1:{letters[columns[-2].title]}{last}"
+    inputs = [c for c in columns if c.role is Role.INPUT]
+    if plan.rows and inputs:
+        _validate(ws, plan.name, inputs, letters, last, s, wb)
+    return meta
+
+
+def _validate(
+    ws: Any,
+    sheet: str,
+    inputs: Sequence[Column],
+    letters: Mapping[str, str],
+    last: int,
+    s: Settings,
+    wb: Any,
+) -> None:
+    """Checks, placeholder highlighting and a defined name for each input column."""
+    by_check: dict[str, list[str]] = {}
+    for col in inputs:
+        letter = letters[col.title]
+        ref = f"{letter}2:{letter}{last}"
+        if col.spec is not None and col.spec.check is not None:
+            by_check.setdefault(col.spec.check, []).append(ref)
+        name = defined_name(sheet, col.title)
+        wb.defined_names[name] = DefinedName(
+            name, attr_text=f"{quote_sheetname(sheet)}!{absolute_coordinate(ref)}"
+        )
+    for check_name, refs in by_check.items():
+        check = s.checks[check_name]
+        dv = DataValidation(
+            type=check.type,
+            operator="between" if check.type != "list" else None,
+            formula1=check.formula1,
+            formula2=check.formula2,
+            allow_blank=True,
+            showErrorMessage=True,
+            errorStyle=check.style,
+            errorTitle=check_name.capitalize() if check.error else None,
+            error=check.error or None,
+        )
+        for ref in refs:
+            dv.add(ref)
+        ws.add_data_validation(dv)
+    first, last_col = letters[inputs[0].title], letters[inputs[-1].title]
+    ws.conditional_formatting.add(
+        f"{first}2:{last_col}{last}",
+        FormulaRule(
+            formula=[f'LEFT({first}2,1)="⟨"'],
+            fill=s.placeholder_fill,
+            font=s.placeholder_font,
+        ),
+    )
+
+
+def write_meta(ws: Any, frames: ProfileFrames, options: RenderOptions, records: list[Any]) -> None:
+    rows: list[Sequence[object]] = [META_HEADER]
+    rows += [
+        ("meta", "", "format", FORMAT, ""),
+        ("meta", "", "format_version", FORMAT_VERSION, ""),
+        ("meta", "", "profile", frames.profile_id, ""),
+        ("meta", "", "canon_digest", frames.canon_digest, ""),
+        ("meta", "", "canon_version", frames.canon_version, ""),
+        ("meta", "", "generator", options.generator, ""),
+    ]
+    rows += records
+    for r, values in enumerate(rows, 1):
+        for c, value in enumerate(values, 1):
+            if value != "":
+                put(ws, r, c, value)
+    ws.sheet_state = "veryHidden"
+
+
+def _moment(options: RenderOptions) -> datetime:
+    return datetime.fromtimestamp(options.timestamp or 0, UTC).replace(tzinfo=None)
+
+
+def _repack(data: bytes, moment: datetime) -> bytes:
+    """Fixed member dates and order: openpyxl stamps zip entries with the current time."""
+    stamp = max(moment, _ZIP_EPOCH).timetuple()[:6]
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        names = src.namelist()
+        names.sort(key=lambda n: n != "[Content_Types].xml")
+        for name in names:
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 0
+            dst.writestr(info, src.read(name))
+    return out.getvalue()
+
+
+def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> bytes:
+    s = settings_for(layout)
+    wb = Workbook()
+    readme = wb.active
+    readme.title = str(s.readme["sheet"])
+    taken = {readme.title.casefold(), META_SHEET.casefold()}
+    plans = [sheet_plan(sheet_name(f.short_title, taken), f, s) for f in frames.frames]
+    write_readme(readme, frames, plans, s)
+    _print_setup(readme, s, options, frames.document_title)
+    _protect(readme, s, options)
+    records: list[Any] = []
+    for plan in plans:
+        ws = wb.create_sheet(plan.name)
+        records += write_frame_sheet(ws, plan, s, wb)
+        _print_setup(ws, s, options, plan.frame.title)
+        _protect(ws, s, options)
+    meta = wb.create_sheet(META_SHEET)
+    write_meta(meta, frames, options, records)
+    _protect(meta, s, options)
+
+    security = WorkbookProtection(lockStructure=True)
+    if options.form_password:
+        security.set_workbook_password(options.form_password)
+    wb.security = security
+    moment = _moment(options)
+    props = wb.properties
+    props.creator = props.lastModifiedBy = options.generator
+    props.created = props.modified = moment
+    props.title = frames.document_title
+    props.identifier = frames.profile_id
+    props.version = frames.canon_version
+    buffer = io.BytesIO()
+    ExcelWriter(wb, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED)).save()
+    return _repack(buffer.getvalue(), moment)
