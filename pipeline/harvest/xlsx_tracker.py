@@ -1,0 +1,190 @@
+"""Read a returned XLSX tracker back: `{row key: {input column: value}}`.
+
+The tracker's `veryHidden` `_meta` sheet (written by `pipeline.render.to_xlsx`) says which sheet,
+column and row key every input cell belongs to. Rows are matched by the hidden Key column, never
+by position, so a user may sort or filter; a row whose key cell was lost is matched by its locked
+canon text when that text is unique. A returned file is untrusted: it is size-checked and refused
+when any part declares a DTD, before openpyxl parses it.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils import column_index_from_string
+
+from pipeline.diagnostics import PacksError
+from pipeline.render.to_xlsx import FORMAT, FORMAT_VERSION, META_SHEET, Role, signature
+
+#: A tracker unpacks to well under a megabyte; refuse zip bombs long before memory is at risk.
+MAX_UNPACKED_BYTES = 64 * 1024 * 1024
+MAX_MEMBERS = 2_000
+
+
+class TrackerError(PacksError):
+    """The file is not a tracker this version can read (or not an XLSX at all)."""
+
+
+@dataclass
+class SheetContract:
+    """What `_meta` says about one frame sheet."""
+
+    #: Column title -> 1-based column index.
+    columns: dict[str, int] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+    #: Row key -> signature of its locked text, in sheet order.
+    rows: dict[str, str] = field(default_factory=dict)
+    #: Row key -> the input column titles open on that row.
+    inputs: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Contract:
+    meta: dict[str, object] = field(default_factory=dict)
+    sheets: dict[str, SheetContract] = field(default_factory=dict)
+
+
+def check_package(data: bytes) -> None:
+    """Refuse what openpyxl should never parse: non-zips, zip bombs, DTDs (entity tricks)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise TrackerError("not an XLSX workbook (not a zip package)") from None
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise TrackerError(f"workbook has {len(infos)} parts; refusing more than {MAX_MEMBERS}")
+        if sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES:
+            raise TrackerError("workbook unpacks to more than 64 MiB; refusing it")
+        for info in infos:
+            # Dropping NULs makes UTF-16/32 markup searchable as ASCII too.
+            raw = archive.read(info).replace(b"\x00", b"")
+            if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
+                raise TrackerError(f"workbook part {info.filename} declares a DTD; refusing it")
+
+
+def _load(data: bytes) -> Any:
+    check_package(data)
+    try:
+        with warnings.catch_warnings():
+            # Excel and LibreOffice add extensions openpyxl warns it drops; we only read values.
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\b")
+            return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise TrackerError(f"not a readable XLSX workbook: {exc}") from None
+
+
+def _contract(wb: Any) -> Contract:
+    if META_SHEET not in wb.sheetnames:
+        raise TrackerError(f"not a tracker: the {META_SHEET} sheet is missing")
+    ws = wb[META_SHEET]
+    ws.reset_dimensions()
+    contract = Contract()
+    for values in ws.iter_rows(min_row=2, values_only=True):
+        record, sheet, name, value, text = (tuple(values) + (None,) * 5)[:5]
+        if record == "meta":
+            contract.meta[str(name)] = value
+            continue
+        if record not in ("column", "row", "input") or not isinstance(sheet, str):
+            continue
+        part = contract.sheets.setdefault(sheet, SheetContract())
+        key = str(name)
+        if record == "column":
+            part.columns[key] = _column_index(str(value))
+            part.roles[key] = str(text)
+        elif record == "row":
+            part.rows[key] = "" if text is None else str(text)
+        else:
+            part.inputs.setdefault(key, []).append(str(value))
+    if contract.meta.get("format") != FORMAT:
+        raise TrackerError(
+            f"not a tracker: {META_SHEET} names format {contract.meta.get('format')!r}"
+        )
+    if contract.meta.get("format_version") != FORMAT_VERSION:
+        raise TrackerError(
+            f"tracker format version {contract.meta.get('format_version')!r} is not supported "
+            f"(this version reads {FORMAT_VERSION})"
+        )
+    return contract
+
+
+def _column_index(letter: str) -> int:
+    try:
+        index: int = column_index_from_string(letter)
+    except ValueError:
+        raise TrackerError(f"{META_SHEET}: bad column letter {letter!r}") from None
+    return index
+
+
+def _cell(values: Sequence[object], index: int) -> object:
+    return values[index - 1] if index - 1 < len(values) else None
+
+
+def _match_rows(
+    part: SheetContract, rows: Iterable[Sequence[object]]
+) -> dict[str, Sequence[object]]:
+    """Row key -> the row holding it: by the Key column, else by unique locked text."""
+    key_index = next((part.columns[t] for t, r in part.roles.items() if r == Role.KEY), None)
+    locked = [part.columns[t] for t, r in part.roles.items() if r not in (Role.KEY, Role.INPUT)]
+    found: dict[str, Sequence[object]] = {}
+    strays: list[Sequence[object]] = []
+    for values in rows:
+        key = _cell(values, key_index) if key_index is not None else None
+        if isinstance(key, str) and key in part.rows and key not in found:
+            found[key] = values
+        elif any(v is not None for v in values):
+            strays.append(values)
+    missing: dict[str, list[str]] = {}
+    for key, sig in part.rows.items():
+        if key not in found:
+            missing.setdefault(sig, []).append(key)
+    if strays and missing:
+        by_sig: dict[str, list[Sequence[object]]] = {}
+        for values in strays:
+            by_sig.setdefault(signature([_cell(values, i) for i in locked]), []).append(values)
+        for sig, keys in missing.items():
+            candidates = by_sig.get(sig, [])
+            if len(keys) == 1 and len(candidates) == 1:
+                found[keys[0]] = candidates[0]
+    return found
+
+
+def read_contract(data: bytes) -> Contract:
+    """The tracker's `_meta` contract alone (profile id, canon digest, rows, columns)."""
+    wb = _load(data)
+    try:
+        return _contract(wb)
+    finally:
+        wb.close()
+
+
+def read_tracker(data: bytes) -> dict[str, dict[str, object]]:
+    """Every input cell of a tracker by row key and column title, in the tracker's own order.
+
+    Values are what the cell holds (str, int, float, datetime, bool or None; a formula's last
+    computed value). An untouched placeholder comes back as its token (`⟨target⟩`), so a caller
+    can tell "not filled" from "cleared" (None). A row that was deleted is absent.
+    """
+    wb = _load(data)
+    try:
+        contract = _contract(wb)
+        out: dict[str, dict[str, object]] = {}
+        for sheet, part in contract.sheets.items():
+            if sheet not in wb.sheetnames:
+                raise TrackerError(f"tracker sheet {sheet!r} is missing (was it renamed?)")
+            ws = wb[sheet]
+            ws.reset_dimensions()
+            found = _match_rows(part, ws.iter_rows(min_row=2, values_only=True))
+            for key in part.rows:
+                if key in found and key in part.inputs:
+                    values = found[key]
+                    out[key] = {t: _cell(values, part.columns[t]) for t in part.inputs[key]}
+        return out
+    finally:
+        wb.close()
