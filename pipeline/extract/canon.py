@@ -17,7 +17,7 @@ import yaml
 
 from pipeline.diagnostics import Collector
 from pipeline.extract.nodes import Reader, line_of
-from pipeline.extract.yamlsource import parse_source, read_source
+from pipeline.extract.yamlsource import Source, parse_source, read_source
 from pipeline.model import (
     DIMENSIONS,
     RUBRIC_KINDS,
@@ -305,7 +305,15 @@ def _job_description(path: Path, display: str, problems: Collector) -> JobDescri
         )
         return None
     source = read_source(path, display, problems)
-    node = parse_source(source, problems) if source else None
+    return job_description_from_source(source, slug, problems) if source else None
+
+
+def job_description_from_source(
+    source: Source, slug: str, problems: Collector
+) -> JobDescription | None:
+    """Validate one job-description document; the importer reads its own output back with this."""
+    display = source.path
+    node = parse_source(source, problems)
     if node is None:
         return None
     r = Reader(display, problems)
