@@ -69,6 +69,16 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--jobs", type=int, default=None, metavar="N")
     b.add_argument("--zip", action="store_true", help="also write zips of the packs")
     b.add_argument("--force", action="store_true", help="rebuild unchanged packs too")
+
+    jd = sub.add_parser(
+        "import-jd", parents=[common], help="job-description page (text or HTML) -> canon YAML"
+    )
+    jd.add_argument("file", metavar="FILE", help="the page, as plain text or saved HTML")
+    jd.add_argument("--profile", metavar="ID", help="link the job description to this profile")
+    jd.add_argument(
+        "--out", metavar="DIR", help="folder to write into (default: <canon>/job-descriptions)"
+    )
+    jd.add_argument("--force", action="store_true", help="replace an existing file")
     return p
 
 
@@ -137,11 +147,38 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     return report.exit_code
 
 
+def _cmd_import_jd(args: argparse.Namespace, out: TextIO) -> int:
+    """Import a page; warnings (missing, unplaced) are reported but do not fail the import."""
+    from dataclasses import replace
+
+    from pipeline.build import write_atomic
+    from pipeline.extract.jobdesc import job_description_yaml, read_page
+
+    page = read_page(Path(args.file), args.file)
+    jd = page.job_description
+    if args.profile is not None:
+        linked = _profile(load_canon(args.canon), args.profile).job_description
+        if linked is not None and linked.slug != jd.slug:
+            raise PacksError(
+                f"{args.profile} already has a job description ({linked.slug}.yaml); "
+                "unlink it first"
+            )
+        jd = replace(jd, profile=args.profile)
+        page = replace(page, job_description=jd)
+    target = Path(args.out or Path(args.canon) / "job-descriptions") / f"{jd.slug}.yaml"
+    if target.exists() and not args.force:
+        raise PacksError(f"{target} already exists; pass --force to replace it")
+    write_atomic(target, job_description_yaml(jd).encode("utf-8"))
+    out.write(f"{page.report()}\nwrote {target}\n")
+    return 0
+
+
 COMMANDS = {
     "check": _cmd_check,
     "list": _cmd_list,
     "show": _cmd_show,
     "build": _cmd_build,
+    "import-jd": _cmd_import_jd,
 }
 
 

@@ -254,7 +254,7 @@ def test_role_calibration_per_present_dimension(canon: Canon) -> None:
 def test_empty_perspective_and_empty_scorecard_are_omitted(seed: Profile) -> None:
     no_dims = replace(seed, level=replace(seed.level, dimensions=()))
     assert list(groups(frames_of(no_dims).frame("scorecard"))) == ["Internal process"]
-    nothing = replace(no_dims, responsibilities=())
+    nothing = replace(no_dims, responsibilities=(), job_description=None)
     assert frames_of(nothing).frames == ()
 
 

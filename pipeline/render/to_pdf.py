@@ -1,0 +1,250 @@
+"""The PDF handout: frames -> HTML (Jinja2 template of the layout) -> PDF (WeasyPrint).
+
+Presentation is the layout's files (`handout.html.j2`, `handout.css`, `layout.yaml` section
+`handout`); this module only groups blocks by how they are drawn (by block type and record
+style, never by frame kind), fixes everything that would make bytes vary (dates, identifier),
+and keeps WeasyPrint from fetching anything outside the layout folder: canon text is untrusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, assert_never
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import jinja2
+from weasyprint import CSS, HTML, Attachment
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from pipeline.diagnostics import PacksError
+from pipeline.layout import Layout, RenderOptions
+from pipeline.model import (
+    Block,
+    Field,
+    Frame,
+    Group,
+    Placeholder,
+    ProfileFrames,
+    Record,
+    RecordStyle,
+    Segment,
+)
+from pipeline.render.to_json import frames_json
+
+PartLayout = Literal["goal", "results", "table", "group"]
+
+#: The frames JSON travels inside the PDF under this name.
+ATTACHMENT_NAME = "frames.json"
+#: Keys the layout's `handout` section must have (`pdf_variant` is optional: tags only).
+SETTINGS = ("template", "stylesheet", "author", "language", "page_sizes")
+
+
+def part_layout(block: Block) -> PartLayout:
+    """How a block is drawn; the only place the handout looks at block types."""
+    match block:
+        case Record():
+            match block.style:
+                case RecordStyle.GOAL:
+                    return "goal"
+                case RecordStyle.RESULTS:
+                    return "results"
+                case RecordStyle.AREA:
+                    return "table"
+                case _:
+                    assert_never(block.style)
+        case Group():
+            return "group"
+        case _:
+            assert_never(block)
+
+
+@dataclass(frozen=True)
+class Part:
+    """Consecutive blocks drawn alike (consecutive area records make one table)."""
+
+    layout: PartLayout
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One frame as the template sees it."""
+
+    frame: Frame
+    anchor: str
+    parts: tuple[Part, ...]
+
+    def cell(self, record: Record, column: str) -> tuple[Segment, ...]:
+        """The line of `record` under table column `column` (matched by field label)."""
+        field: Field | None = next((f for f in record.fields if f.label == column), None)
+        return field.line if field is not None else ()
+
+
+def sections(frames: ProfileFrames) -> tuple[Section, ...]:
+    out = []
+    for index, frame in enumerate(frames.frames, 1):
+        parts: list[Part] = []
+        for block in frame.blocks:
+            layout = part_layout(block)
+            if layout == "table":
+                check_columns(frame, block)
+            if parts and parts[-1].layout == layout:
+                parts[-1] = Part(layout, (*parts[-1].blocks, block))
+            else:
+                parts.append(Part(layout, (block,)))
+        out.append(Section(frame, f"frame-{index}", tuple(parts)))
+    return tuple(out)
+
+
+def check_columns(frame: Frame, block: Block) -> None:
+    """A table draws only `frame.columns`: a field without a column would vanish, so refuse."""
+    assert isinstance(block, Record)
+    lost = [f.label for f in block.fields if f.label not in frame.columns[1:]]
+    if not frame.columns or lost:
+        raise ValueError(
+            f"frame {frame.title!r}: record {block.key} has fields {lost} that none of the "
+            f"table columns {frame.columns} shows"
+        )
+
+
+def settings(layout: Layout) -> Mapping[str, Any]:
+    conf = layout.section("handout")
+    missing = [key for key in SETTINGS if key not in conf]
+    if missing:
+        raise PacksError(
+            f"{layout.root / 'layout.yaml'}: section 'handout' lacks {', '.join(missing)}"
+        )
+    return conf
+
+
+def iso_time(timestamp: int | None) -> str:
+    """W3C date for `dcterms.created`; None (no SOURCE_DATE_EPOCH given) is the epoch itself."""
+    return moment(timestamp).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def moment(timestamp: int | None) -> datetime:
+    return datetime.fromtimestamp(timestamp or 0, UTC)
+
+
+class LayoutFetcher(URLFetcher):  # type: ignore[misc]
+    """Fetches only files inside the layout folder; refuses every other URL (http, data, /etc)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(allowed_protocols=("file",))
+        self.root = root.resolve()
+
+    def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> URLFetcherResponse:
+        parts = urlsplit(url)
+        if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+            raise ValueError(f"handout may not fetch {url!r}: only files of the layout folder")
+        path = Path(url2pathname(parts.path)).resolve()
+        if not path.is_relative_to(self.root) or not path.is_file():
+            raise ValueError(f"handout may not fetch {url!r}: outside the layout folder")
+        return URLFetcherResponse(path.as_uri(), path.read_bytes())
+
+
+@dataclass(frozen=True)
+class Typesetter:
+    """Per-process state for one layout and page size: parsed CSS, fonts, template, fetcher."""
+
+    template: jinja2.Template
+    stylesheets: tuple[CSS, ...]
+    fonts: FontConfiguration
+    fetcher: LayoutFetcher
+    base_url: str
+    settings: Mapping[str, Any]
+
+
+#: (layout root, page size) -> Typesetter; filled on first use in each process.
+_TYPESETTERS: dict[tuple[Path, str], Typesetter] = {}
+
+
+def typesetter(layout: Layout, page_size: str) -> Typesetter:
+    """Parse the template and CSS once per process (keyed by layout root and page size)."""
+    key = (layout.root, page_size)
+    cached = _TYPESETTERS.get(key)
+    if cached is None:
+        cached = _TYPESETTERS[key] = _typesetter(layout, page_size)
+    return cached
+
+
+def _typesetter(layout: Layout, page_size: str) -> Typesetter:
+    conf = settings(layout)
+    sizes: Mapping[str, str] = conf["page_sizes"]
+    if page_size not in sizes:
+        raise PacksError(
+            f"{layout.root / 'layout.yaml'}: handout.page_sizes has no size '{page_size}' "
+            f"(known: {', '.join(sizes)})"
+        )
+    fetcher = LayoutFetcher(layout.root)
+    fonts = FontConfiguration()
+    stylesheet = layout.path(str(conf["stylesheet"]))
+    stylesheets = (
+        CSS(filename=str(stylesheet), url_fetcher=fetcher, font_config=fonts),
+        CSS(string=f"@page {{ size: {sizes[page_size]} }}", font_config=fonts),
+    )
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(layout.root)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.tests["placeholder"] = lambda s: isinstance(s, Placeholder)
+    template = env.get_template(str(conf["template"]))
+    base_url = layout.root.as_uri() + "/"
+    return Typesetter(template, stylesheets, fonts, fetcher, base_url, conf)
+
+
+def html(frames: ProfileFrames, typeset: Typesetter, options: RenderOptions) -> str:
+    """The handout as HTML, before WeasyPrint: a readable dump for tests and debugging."""
+    conf = typeset.settings
+    return typeset.template.render(
+        frames=frames,
+        sections=sections(frames),
+        language=conf["language"],
+        author=conf["author"],
+        generator=options.generator,
+        timestamp=iso_time(options.timestamp),
+    )
+
+
+def identifier(frames: ProfileFrames) -> bytes:
+    """A stable PDF /ID: the same profile and canon give the same identifier."""
+    seed = f"{frames.profile_id}\n{frames.canon_digest}".encode()
+    return hashlib.md5(seed, usedforsecurity=False).hexdigest().encode("ascii")
+
+
+def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> bytes:
+    typeset = typesetter(layout, options.page_size)
+    when = moment(options.timestamp)
+    attachment = Attachment(
+        string=frames_json(frames),
+        name=ATTACHMENT_NAME,
+        description=f"Frames of {frames.profile_id} as JSON",
+        created=when,
+        modified=when,
+        relationship="Data",
+        url_fetcher=typeset.fetcher,
+    )
+    document = HTML(
+        string=html(frames, typeset, options),
+        base_url=typeset.base_url,
+        url_fetcher=typeset.fetcher,
+    )
+    variant = typeset.settings.get("pdf_variant")
+    pdf: bytes = document.write_pdf(
+        stylesheets=list(typeset.stylesheets),
+        font_config=typeset.fonts,
+        attachments=[attachment],
+        pdf_identifier=identifier(frames),
+        pdf_tags=True,
+        pdf_variant=variant,
+        custom_metadata=True,
+    )
+    return pdf
