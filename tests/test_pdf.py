@@ -1,0 +1,538 @@
+"""The PDF handout, checked by re-opening the real files with real readers.
+
+pypdf and poppler (pdftotext, pdfinfo, pdffonts, pdfdetach, pdftoppm) read the text, fonts,
+tags, metadata and attachment back; qpdf checks the syntax. Any WeasyPrint warning or error
+(missing glyph, unknown option, refused fetch) fails the test that caused it.
+
+docs/handout-page1.png (the README's sample) is page 1 of the seed profile's handout, made the
+same way as the visual check: `pdftoppm -png -r 80 -f 1 -l 1 -singlefile <handout.pdf>
+docs/handout-page1`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from PIL import Image
+from pypdf import PdfReader
+
+from pipeline.compose import compose_profile
+from pipeline.diagnostics import PacksError
+from pipeline.extract import load_canon
+from pipeline.layout import Layout, RenderOptions
+from pipeline.model import (
+    Canon,
+    Field,
+    Frame,
+    Group,
+    Item,
+    Placeholder,
+    PlaceholderKind,
+    ProfileFrames,
+    Record,
+    RecordStyle,
+    Text,
+    line_text,
+)
+from pipeline.render import get_format, to_pdf
+from pipeline.render.to_json import frames_json
+from tests.conftest import CANON_DIR, SEED_ID
+
+PROFILE_IDS = [p.id for p in load_canon(CANON_DIR).profiles]
+TOKENS = tuple(kind.token for kind in PlaceholderKind)
+#: A4 and Letter in PDF points.
+A4_POINTS = (595.28, 841.89)
+LETTER_POINTS = (612.0, 792.0)
+HOSTILE = (
+    '<img src="http://127.0.0.1:9/pixel.png"> and <link rel=stylesheet href=http://x.invalid/a.css>',
+    "url(file:///etc/passwd) then @import url(https://x.invalid/evil.css); done",
+    '</span></p><script>alert("x")</script> {{ 7 * 7 }} {% raw %} &amp; &lt;b&gt;',
+)
+
+
+def need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(
+            f"{tool} is required (poppler-utils / qpdf; python3 tasks.py setup installs it)"
+        )
+    return path
+
+
+def run(*cmd: str) -> str:
+    done = subprocess.run([need(cmd[0]), *cmd[1:]], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+# --- WeasyPrint's logger: any WARNING or ERROR fails the test -----------------------------------
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def take(self) -> list[str]:
+        out = [f"{r.levelname}: {r.getMessage()}" for r in self.records]
+        self.records.clear()
+        return out
+
+
+@pytest.fixture(scope="module")
+def weasyprint_log() -> Iterator[Records]:
+    """Installed before any render of this module (module fixtures render once, up front)."""
+    handler = Records()
+    logger = logging.getLogger("weasyprint")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def no_weasyprint_warnings(weasyprint_log: Records) -> Iterator[None]:
+    assert weasyprint_log.take() == [], "WeasyPrint logged while rendering a module fixture"
+    yield
+    assert weasyprint_log.take() == [], "WeasyPrint logged a warning or error"
+
+
+# --- rendering, once per module ------------------------------------------------------------------
+
+
+def render_to(path: Path, frames: ProfileFrames, layout: Layout, options: RenderOptions) -> Path:
+    path.write_bytes(get_format("pdf").renderer()(frames, layout, options))
+    return path
+
+
+@pytest.fixture(scope="module")
+def pdfs(
+    weasyprint_log: Records,
+    all_frames: dict[str, ProfileFrames],
+    layout: Layout,
+    options: RenderOptions,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("handouts")
+    return {
+        pid: render_to(folder / get_format("pdf").file_name(pid), frames, layout, options)
+        for pid, frames in all_frames.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def seed_pdf(pdfs: dict[str, Path]) -> Path:
+    return pdfs[SEED_ID]
+
+
+def normalise(text: str) -> str:
+    """Undo line wrapping: soft hyphens go, a break after a hyphen joins, whitespace collapses."""
+    text = text.replace("\u00ad", "")
+    text = re.sub(r"\s+", " ", text)
+    return re.sub(r"- ", "-", text).strip()
+
+
+def squeeze(text: str) -> str:
+    """Text with no whitespace or soft hyphens at all (for extractors that split runs)."""
+    return re.sub(r"\s+", "", text.replace("\u00ad", ""))
+
+
+@functools.cache
+def page_texts(path: Path) -> tuple[str, ...]:
+    """pypdf's text of each page (cached: several tests read the same module files)."""
+    return tuple(page.extract_text() for page in PdfReader(path).pages)
+
+
+def pypdf_text(path: Path) -> str:
+    return "\n".join(page_texts(path))
+
+
+def poppler_text(path: Path) -> str:
+    return run("pdftotext", "-raw", "-enc", "UTF-8", str(path), "-")
+
+
+def expected_lines(frames: ProfileFrames, canon: Canon) -> list[str]:
+    """Every canon sentence the profile draws on, and every line the frames print."""
+    profile = canon.profile(frames.profile_id)
+    assert profile is not None
+    lines = [
+        *profile.core_outputs,
+        *profile.responsibilities,
+        *profile.components.responsibilities,
+        *(value for _, value in profile.level.dimensions),
+        *(value for _, value in profile.rubrics),
+        frames.document_title,
+        frames.breadcrumb,
+        frames.intro,
+        frames.profile_id,
+        frames.canon_version,
+    ]
+    for frame in frames.frames:
+        lines += [frame.title, *([frame.intro] if frame.intro else []), *frame.columns]
+        for block in frame.blocks:
+            if isinstance(block, Record):
+                lines += [block.heading, f"[source: {block.source}]"]
+                lines += [line_text(f.line) for f in block.fields]
+            else:
+                lines.append(block.heading)
+                lines += [f"{line_text(i.line)} [source: {i.source}]" for i in block.items]
+    return lines
+
+
+def placeholder_count(frames: ProfileFrames, token: str) -> int:
+    """How often `token` must print: each placeholder, plus the intro's plain-text mentions."""
+    segments = [
+        s
+        for frame in frames.frames
+        for block in frame.blocks
+        for line in (
+            [f.line for f in block.fields]
+            if isinstance(block, Record)
+            else [i.line for i in block.items]
+        )
+        for s in line
+    ]
+    placeholders = sum(1 for s in segments if isinstance(s, Placeholder) and s.token == token)
+    return placeholders + frames.intro.count(token)
+
+
+# --- the tests -----------------------------------------------------------------------------------
+
+
+def test_pdf_is_a_registered_format() -> None:
+    fmt = get_format("pdf")
+    assert (fmt.suffix, fmt.media_type) == (".handout.pdf", "application/pdf")
+    assert fmt.renderer() is to_pdf.render
+
+
+@pytest.mark.parametrize("profile_id", PROFILE_IDS)
+def test_text_layer_has_every_canon_sentence_and_placeholder(
+    profile_id: str, pdfs: dict[str, Path], all_frames: dict[str, ProfileFrames], canon: Canon
+) -> None:
+    frames = all_frames[profile_id]
+    path = pdfs[profile_id]
+    lines = expected_lines(frames, canon)
+    flat = normalise(pypdf_text(path))
+    missing = [line for line in lines if normalise(line) not in flat]
+    assert missing == [], f"pypdf text of {path.name} lacks: {missing}"
+    # pdftotext splits some runs oddly ("OPS.SUPPLY" / ".S1"), so compare it without whitespace.
+    bare = squeeze(poppler_text(path))
+    missing = [line for line in lines if squeeze(line) not in bare]
+    assert missing == [], f"pdftotext text of {path.name} lacks: {missing}"
+    text = pypdf_text(path)
+    for token in TOKENS:
+        assert text.count(token) == placeholder_count(frames, token), token
+    assert "source:" in text
+
+
+def test_every_font_is_embedded_dejavu(pdfs: dict[str, Path]) -> None:
+    for path in pdfs.values():
+        rows = run("pdffonts", str(path)).splitlines()[2:]
+        assert rows, f"{path.name}: no fonts"
+        for row in rows:
+            name, emb = row.split()[0], row.split()[-5]
+            assert emb == "yes", f"{path.name}: {name} is not embedded"
+            assert "DejaVu-Sans" in name, f"{path.name}: unexpected font {name}"
+
+
+def test_tagged_titled_with_language_and_metadata(
+    pdfs: dict[str, Path],
+    all_frames: dict[str, ProfileFrames],
+    layout: Layout,
+    options: RenderOptions,
+) -> None:
+    for pid, path in pdfs.items():
+        frames = all_frames[pid]
+        info = dict(
+            line.split(":", 1) for line in run("pdfinfo", str(path)).splitlines() if ":" in line
+        )
+        info = {k.strip(): v.strip() for k, v in info.items()}
+        assert info["Tagged"] == "yes"
+        assert info["Title"] == frames.document_title
+        assert info["Author"] == layout.section("handout")["author"]
+        assert info["Creator"] == options.generator
+        assert info["CreationDate"] == info["ModDate"] == "Tue Nov 14 22:13:20 2023 UTC"
+        assert int(info["Pages"]) >= 1
+        assert "(A4)" in info["Page size"]
+        reader = PdfReader(path)
+        catalog = reader.trailer["/Root"]
+        assert catalog["/Lang"] == "en"
+        assert bool(catalog["/MarkInfo"]["/Marked"])
+        assert "/StructTreeRoot" in catalog
+        assert reader.metadata is not None
+        assert reader.metadata["/profileid"] == pid
+        assert reader.metadata["/canondigest"] == frames.canon_digest
+        xmp = catalog["/Metadata"].get_object().get_data().decode("utf-8")
+        assert 'pdfuaid:part="1"' in xmp
+
+
+def test_attachment_parses_back_into_the_frames_json(
+    pdfs: dict[str, Path], all_frames: dict[str, ProfileFrames]
+) -> None:
+    for pid, path in pdfs.items():
+        attachments = PdfReader(path).attachments
+        assert list(attachments) == ["frames.json"]
+        (data,) = attachments["frames.json"]
+        assert data.decode("utf-8") == frames_json(all_frames[pid])
+        assert json.loads(data)["profile_id"] == pid
+    assert "frames.json" in run("pdfdetach", "-list", str(pdfs[SEED_ID]))
+
+
+def test_qpdf_finds_no_errors(pdfs: dict[str, Path]) -> None:
+    for path in pdfs.values():
+        run("qpdf", "--check", str(path))
+
+
+def test_contents_and_bookmarks_point_at_each_frame(
+    seed_pdf: Path, seed_frames: ProfileFrames
+) -> None:
+    reader = PdfReader(seed_pdf)
+    outline = reader.outline
+    assert [item.title for item in outline] == [f.short_title for f in seed_frames.frames]
+    pages = [reader.get_destination_page_number(item) + 1 for item in outline]
+    assert pages == sorted(pages)
+    texts = page_texts(seed_pdf)
+    first_page = normalise(texts[0])
+    for frame, page in zip(seed_frames.frames, pages, strict=True):
+        assert f"{frame.title} … page {page}" in first_page
+        assert frame.title in texts[page - 1]
+
+
+def test_every_page_has_header_and_footer(seed_pdf: Path, seed_frames: ProfileFrames) -> None:
+    pages = page_texts(seed_pdf)
+    for number, page in enumerate(pages, 1):
+        text = normalise(page)
+        assert seed_frames.document_title in text
+        assert f"{seed_frames.profile_id} · canon {seed_frames.canon_version}" in text
+        assert f"page {number} of {len(pages)}" in text
+
+
+def fill_colour(layout: Layout) -> tuple[int, int, int]:
+    css = layout.path("handout.css").read_text(encoding="utf-8")
+    match = re.search(r"\.fill\s*\{[^}]*background:\s*#([0-9a-fA-F]{6})", css)
+    assert match, "handout.css has no .fill background colour"
+    value = match.group(1)
+    return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
+
+
+def test_page_one_renders_to_an_a4_png_with_fill_marks(
+    seed_pdf: Path, layout: Layout, tmp_path: Path
+) -> None:
+    run(
+        "pdftoppm",
+        "-png",
+        "-r",
+        "60",
+        "-f",
+        "1",
+        "-l",
+        "1",
+        "-singlefile",
+        str(seed_pdf),
+        str(tmp_path / "page1"),
+    )
+    png = tmp_path / "page1.png"
+    assert png.is_file()
+    with Image.open(png) as image:
+        width, height = image.size
+        assert abs(width - 210 / 25.4 * 60) <= 2 and abs(height - 297 / 25.4 * 60) <= 2
+        rgb = image.convert("RGB")
+        colours = {c for _, c in rgb.getcolors(maxcolors=1 << 20) or []}
+    assert min(sum(c) for c in colours) < 150, "no dark text on page 1"
+    target = fill_colour(layout)
+    assert any(all(abs(a - b) <= 6 for a, b in zip(c, target, strict=True)) for c in colours), (
+        "no placeholder fill-in mark visible on page 1"
+    )
+    assert 2 <= len(PdfReader(seed_pdf).pages) <= 12
+
+
+def test_same_input_same_bytes(
+    pdfs: dict[str, Path],
+    all_frames: dict[str, ProfileFrames],
+    layout: Layout,
+    options: RenderOptions,
+) -> None:
+    to_pdf._TYPESETTERS.clear()  # as a fresh process would: typesetter built again
+    again = to_pdf.render(all_frames[SEED_ID], layout, options)
+    assert again == pdfs[SEED_ID].read_bytes()
+    small = "OPS.SUPPLY.S1"
+    later = dataclasses.replace(options, timestamp=options.timestamp + 86_400)
+    assert to_pdf.render(all_frames[small], layout, later) != pdfs[small].read_bytes()
+
+
+def test_a4_by_default_letter_by_option(
+    seed_pdf: Path,
+    seed_frames: ProfileFrames,
+    layout: Layout,
+    options: RenderOptions,
+    tmp_path: Path,
+) -> None:
+    letter = dataclasses.replace(options, page_size="Letter")
+    path = render_to(tmp_path / "letter.pdf", seed_frames, layout, letter)
+    for pdf, size in ((seed_pdf, A4_POINTS), (path, LETTER_POINTS)):
+        for page in PdfReader(pdf).pages:
+            box = page.mediabox
+            assert (float(box.width), float(box.height)) == pytest.approx(size, abs=0.5)
+    assert "(letter)" in run("pdfinfo", str(path))
+
+
+class RecordingFetcher(to_pdf.LayoutFetcher):
+    """The handout's fetcher, noting every URL WeasyPrint asks it for."""
+
+    calls: ClassVar[list[str]] = []
+
+    def fetch(self, url: str, headers: object = None) -> object:
+        RecordingFetcher.calls.append(url)
+        return super().fetch(url, headers)
+
+
+def test_hostile_canon_text_prints_literally_and_fetches_nothing(
+    canon: Canon,
+    layout: Layout,
+    options: RenderOptions,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed = canon.profile(SEED_ID)
+    assert seed is not None
+    hostile = dataclasses.replace(seed, responsibilities=HOSTILE, job_description=None)
+    frames = compose_profile(hostile, canon.digest(SEED_ID))
+    RecordingFetcher.calls = []
+    monkeypatch.setattr(to_pdf, "LayoutFetcher", RecordingFetcher)
+    monkeypatch.setattr(to_pdf, "_TYPESETTERS", {})
+    path = render_to(tmp_path / "hostile.pdf", frames, layout, options)
+    assert RecordingFetcher.calls == []
+    html = to_pdf.html(frames, to_pdf.typesetter(layout, options.page_size), options)
+    assert "<img" not in html and "<script" not in html and "&lt;img src=" in html
+    flat, bare = normalise(pypdf_text(path)), squeeze(poppler_text(path))
+    for sentence in HOSTILE:
+        assert normalise(sentence) in flat, f"pypdf: {sentence!r} not printed literally"
+        assert squeeze(sentence) in bare, f"pdftotext: {sentence!r} not printed literally"
+
+
+def test_fetcher_refuses_everything_outside_the_layout(
+    layout: Layout, weasyprint_log: Records
+) -> None:
+    fetcher = to_pdf.LayoutFetcher(layout.root)
+    inside = layout.path("handout.css")
+    assert fetcher.fetch(inside.as_uri()).read() == inside.read_bytes()
+    for url in (
+        "http://127.0.0.1:9/pixel.png",
+        "https://example.invalid/a.css",
+        "file:///etc/passwd",
+        f"{layout.root.as_uri()}/../../pyproject.toml",
+        f"{layout.root.as_uri()}/%2e%2e/%2e%2e/pyproject.toml",
+        "file://example.invalid/share/x.css",
+        "data:text/css,p{}",
+        "ftp://example.invalid/x",
+    ):
+        with pytest.raises(ValueError):
+            fetcher.fetch(url)
+    # Wired into WeasyPrint: markup that does reach it (never canon text) still loads nothing.
+    from weasyprint import HTML
+
+    RecordingFetcher.calls = []
+    html = '<p>x<img src="file:///etc/passwd"><img src="http://127.0.0.1:9/a.png"></p>'
+    HTML(
+        string=html, base_url=layout.root.as_uri() + "/", url_fetcher=RecordingFetcher(layout.root)
+    ).write_pdf()
+    assert RecordingFetcher.calls == ["file:///etc/passwd", "http://127.0.0.1:9/a.png"]
+    logged = weasyprint_log.take()
+    assert len(logged) == 2 and all("outside the layout" in m or "only files" in m for m in logged)
+
+
+def test_a_missing_glyph_would_fail_these_tests(weasyprint_log: Records, layout: Layout) -> None:
+    """The log guard works: a code point DejaVu lacks (Tibetan U+0F00) is logged as a warning."""
+    from weasyprint import HTML
+
+    HTML(string='<p style="font-family: DejaVu Sans">\u0f00</p>').write_pdf()
+    logged = weasyprint_log.take()
+    assert any("U+0F00" in message for message in logged), logged
+
+
+def test_new_frame_kinds_render_by_block_type(
+    seed_frames: ProfileFrames, layout: Layout, options: RenderOptions, tmp_path: Path
+) -> None:
+    """A role-profile-like frame (Groups) and a long AREA table under an unknown kind.
+
+    The table runs over several pages: its header row repeats and no row splits.
+    """
+    groups = tuple(
+        Group(
+            f"new.g{g}",
+            f"Heading {g}",
+            tuple(
+                Item(
+                    f"new.g{g}.{i}", (Text(f"Group {g} item {i} text."),), f"job description (H{g})"
+                )
+                for i in range(1, 4)
+            ),
+        )
+        for g in range(1, 3)
+    )
+    long_text = "A long area heading that wraps over several lines of its table cell " * 2
+    areas = tuple(
+        Record(
+            f"new.a{n}",
+            n,
+            f"Area {n}: {long_text}",
+            f"src {n}",
+            (
+                Field(f"new.a{n}.goal", "Goal", (Text(f"goal {n}"),)),
+                Field(f"new.a{n}.due", "Due", (Placeholder(PlaceholderKind.DATE, f"d{n}", "Due"),)),
+            ),
+            RecordStyle.AREA,
+        )
+        for n in range(1, 25)
+    )
+    frames = dataclasses.replace(
+        seed_frames,
+        frames=(
+            Frame("never-seen-before", "Role profile", "Role", None, groups),
+            Frame(
+                "another-new-kind", "Long table", "Long", "Intro.", areas, ("Area", "Goal", "Due")
+            ),
+        ),
+    )
+    path = render_to(tmp_path / "new.pdf", frames, layout, options)
+    reader = PdfReader(path)
+    assert [o.title for o in reader.outline] == ["Role", "Long"]
+    flat = normalise(pypdf_text(path))
+    for group in groups:
+        assert group.heading in flat
+        for item in group.items:
+            assert f"{line_text(item.line)} [source: {item.source}]" in flat
+    texts = [normalise(page.extract_text()) for page in reader.pages]
+    table_pages = [text for text in texts if re.search(r"goal \d", text)]
+    assert len(table_pages) >= 2, "the long table should span pages"
+    for text in table_pages:
+        assert "Area Goal Due" in text, "table header does not repeat on every page"
+    for record in areas:
+        whole = normalise(f"{record.number}. {record.heading} [source: {record.source}]")
+        assert sum(whole in text for text in table_pages) == 1, f"row {record.number} split"
+
+
+def test_a_table_never_drops_a_field_without_a_column(seed_frames: ProfileFrames) -> None:
+    frame = next(f for f in seed_frames.frames if f.columns)
+    narrowed = dataclasses.replace(frame, columns=frame.columns[:-1])
+    with pytest.raises(ValueError, match="table columns"):
+        to_pdf.sections(dataclasses.replace(seed_frames, frames=(narrowed,)))
+
+
+def test_unknown_page_size_is_a_located_error(
+    seed_frames: ProfileFrames, layout: Layout, options: RenderOptions
+) -> None:
+    with pytest.raises(PacksError, match=r"layout\.yaml: handout\.page_sizes has no size 'A3'"):
+        to_pdf.render(seed_frames, layout, dataclasses.replace(options, page_size="A3"))
