@@ -10,6 +10,7 @@ when any part declares a DTD, before openpyxl parses it.
 from __future__ import annotations
 
 import io
+import json
 import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -87,21 +88,21 @@ def _contract(wb: Any) -> Contract:
     ws.reset_dimensions()
     contract = Contract()
     for values in ws.iter_rows(min_row=2, values_only=True):
-        record, sheet, name, value, text = (tuple(values) + (None,) * 5)[:5]
+        record, sheet, name, value, text, inputs = (tuple(values) + (None,) * 6)[:6]
         if record == "meta":
             contract.meta[str(name)] = value
             continue
-        if record not in ("column", "row", "input") or not isinstance(sheet, str):
+        if record not in ("column", "row") or not isinstance(sheet, str):
             continue
         part = contract.sheets.setdefault(sheet, SheetContract())
         key = str(name)
         if record == "column":
             part.columns[key] = _column_index(str(value))
             part.roles[key] = str(text)
-        elif record == "row":
-            part.rows[key] = "" if text is None else str(text)
-        else:
-            part.inputs.setdefault(key, []).append(str(value))
+            continue
+        part.rows[key] = "" if text is None else str(text)
+        if inputs:
+            part.inputs[key] = _input_titles(key, inputs)
     if contract.meta.get("format") != FORMAT:
         raise TrackerError(
             f"not a tracker: {META_SHEET} names format {contract.meta.get('format')!r}"
@@ -112,6 +113,16 @@ def _contract(wb: Any) -> Contract:
             f"(this version reads {FORMAT_VERSION})"
         )
     return contract
+
+
+def _input_titles(key: str, raw: object) -> list[str]:
+    try:
+        inputs = json.loads(str(raw))
+    except json.JSONDecodeError:
+        inputs = None
+    if not isinstance(inputs, dict):
+        raise TrackerError(f"{META_SHEET}: the inputs of row {key} are not a JSON object")
+    return [str(title) for title in inputs]
 
 
 def _column_index(letter: str) -> int:
