@@ -173,7 +173,7 @@ def expected_lines(frames: ProfileFrames, canon: Canon) -> list[str]:
         *profile.components.responsibilities,
         *(value for _, value in profile.level.dimensions),
         *(value for _, value in profile.rubrics),
-        frames.document_title,
+        frames.page_title,
         frames.breadcrumb,
         frames.intro,
         frames.profile_id,
@@ -314,7 +314,7 @@ def test_every_page_has_header_and_footer(seed_pdf: Path, seed_frames: ProfileFr
     pages = page_texts(seed_pdf)
     for number, page in enumerate(pages, 1):
         text = normalise(page)
-        assert seed_frames.document_title in text
+        assert seed_frames.page_title in text
         assert f"{seed_frames.profile_id} · canon {seed_frames.canon_version}" in text
         assert f"page {number} of {len(pages)}" in text
 
