@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from pipeline.build import build, select, source_date_epoch
+from pipeline.build import build, default_jobs, select, source_date_epoch
 from pipeline.compose import ComposeOptions, compose_profile
-from pipeline.diagnostics import PacksError
+from pipeline.diagnostics import PacksError, UsageError
 from pipeline.extract import load_canon
 from pipeline.layout import PAGE_SIZES, RenderOptions, load_layout
 from pipeline.model import Canon, Profile
@@ -66,8 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--page-size", choices=PAGE_SIZES, default=None)
     b.add_argument("--form-password", default=None, help="password for DOCX form protection")
     b.add_argument("--include-salary", action="store_true", help="print the JD salary range")
-    b.add_argument("--jobs", type=int, default=None, metavar="N")
-    b.add_argument("--zip", action="store_true", help="also write zips of the packs")
+    b.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="worker processes (default: the number of cores)",
+    )
+    b.add_argument(
+        "--zip", action="store_true", help="also write out/<ID>.zip per pack and out/packs.zip"
+    )
     b.add_argument("--force", action="store_true", help="rebuild unchanged packs too")
 
     jd = sub.add_parser(
@@ -124,9 +132,22 @@ def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _jobs(text: str) -> int:
+    """`--jobs N`: a whole number of worker processes, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     names = [n.strip() for n in (args.formats or ",".join(FORMATS)).split(",") if n.strip()]
-    formats = [get_format(n) for n in names]
+    formats = [get_format(n) for n in dict.fromkeys(names)]
+    if not formats:
+        raise UsageError("--formats: name at least one format")
     canon = load_canon(args.canon)
     profiles = select(canon, args.patterns)
     layout = load_layout(args.layout)
@@ -142,6 +163,10 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
         layout,
         options,
         ComposeOptions(include_salary=args.include_salary),
+        jobs=args.jobs or default_jobs(),
+        force=args.force,
+        zip=args.zip,
+        progress=sys.stderr,
     )
     out.write(report.line() + "\n")
     return report.exit_code
