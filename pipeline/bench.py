@@ -1,0 +1,908 @@
+"""Benchmark of the build: `python -m pipeline.bench [--profiles N] [--repeats K] [--quick]`.
+
+Generates a synthetic canon (fixed seed, realistic sizes) in a temporary folder outside the
+repository and reports medians over repeats taken in one run: per-profile time per format, whole
+packs at --jobs 1 and --jobs 2, a no-op rebuild, peak memory, the pipeline's overhead over the bare
+library calls on the same content, and the route a docxtpl user takes (fill a DOCX, convert it
+with LibreOffice in one batch) side by side. Numbers only mean something on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes.util
+import io
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.build import LIBRARIES, default_jobs
+from pipeline.compose import compose_profile
+from pipeline.extract import load_canon
+from pipeline.layout import Layout, RenderOptions, load_layout
+from pipeline.model import Group, ProfileFrames, Record, line_text
+from pipeline.render import FORMATS, Format
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = 20_240_611
+#: The build time every benchmark build uses (design.md §6 example).
+EPOCH = 1_700_000_000
+
+# --- the synthetic canon --------------------------------------------------------------------------
+
+_WORDS_TEXT = (
+    "accountability alignment analysis annual approval audit backlog baseline budget business "
+    "capacity change clinical compliance contract controls cost coverage cross-functional "
+    "customer data decisions delivery dependencies design development documentation efficiency "
+    "escalation evidence execution forecast framework functional governance guidance hiring "
+    "improvement incident initiatives insight inspection integration inventory key launch "
+    "leadership lifecycle metrics milestones monitoring negotiation objectives onboarding "
+    "operational oversight partners performance planning platform policy portfolio priorities "
+    "procedures process procurement program quality readiness regulatory reliability reporting "
+    "requirements resourcing review risk roadmap safety scope service senior stakeholders "
+    "standards strategy suppliers support systems targets teams technology timelines training "
+    "trends validation vendor visibility workflow"
+)
+_WORDS = _WORDS_TEXT.split()
+_VERBS_TEXT = (
+    "Leads Owns Manages Drives Establishes Coordinates Defines Oversees Builds Improves "
+    "Develops Maintains Reviews Negotiates Aligns Delivers Plans Monitors Streamlines Champions"
+)
+_VERBS = _VERBS_TEXT.split()
+_LINKS_TEXT = "and across with for within to under through by of"
+_LINKS = _LINKS_TEXT.split()
+_LEVELS: tuple[tuple[str, str, str], ...] = (
+    *((f"P{i}", f"Professional {i}", "professional") for i in range(1, 9)),
+    *((f"M{i}", f"Manager {i}", "management") for i in range(1, 7)),
+    *((f"E{i}", f"Executive {i}", "executive") for i in range(1, 6)),
+    ("S1", "Support", "support"),
+)
+_DIMENSIONS = ("scope", "autonomy", "complexity", "impact", "decision_rights", "leadership")
+
+
+def _sentence(rng: random.Random, low: int, high: int, verb: bool = True, stop: str = "") -> str:
+    """A canon-like sentence of `low`..`high` words (letters only: never formula-like)."""
+    count = rng.randint(low, high)
+    words = [rng.choice(_VERBS)] if verb else [rng.choice(_WORDS).capitalize()]
+    while len(words) < count:
+        words.append(rng.choice(_LINKS) if rng.random() < 0.22 else rng.choice(_WORDS))
+        if rng.random() < 0.06 and len(words) < count - 2:
+            words[-1] += ","
+    return " ".join(words) + stop
+
+
+class _Dumper(yaml.SafeDumper):
+    """No anchors or aliases (the canon format forbids them); text double-quoted, as people write
+    canon files."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = '"' if " " in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
+def _write_yaml(path: Path, data: Any) -> None:
+    text = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100_000)
+    path.write_text("canon: 1\n" + text, encoding="utf-8")
+
+
+def synthetic_canon(root: Path, profiles: int, seed: int = SEED) -> Path:
+    """Write a canon of `profiles` profiles into `root/canon`: 5–12 responsibilities each, with
+    rubrics, some core outputs, and a General (GEN) family with components every eighth focus."""
+    rng = random.Random(seed)
+    canon = root / "canon"
+    (canon / "focuses").mkdir(parents=True, exist_ok=True)
+    levels: dict[str, Any] = {}
+    for code, title, track in _LEVELS:
+        dims = {d: _sentence(rng, 6, 14, verb=False) for d in _DIMENSIONS if rng.random() < 0.9}
+        levels[code] = {
+            "title": title,
+            "track": track,
+            "years": f"{rng.randint(0, 10)}–{rng.randint(11, 20)}",
+            "dimensions": dims,
+        }
+    _write_yaml(canon / "levels.yaml", {"levels": levels})
+    codes = [code for code, _, _ in _LEVELS]
+    made, focus_no = 0, 0
+    while made < profiles:
+        focus_no += 1
+        general = focus_no % 8 == 0
+        function = f"FN{(focus_no - 1) // 5 + 1:03d}"
+        focus = "GEN" if general else f"FOC{focus_no:04d}"
+        count = min(10, profiles - made)
+        entries: dict[str, Any] = {}
+        for level in sorted(rng.sample(codes, count), key=codes.index):
+            entries[level] = _profile(rng, general)
+        data = {
+            "function": {
+                "code": function,
+                "name": f"Function {function[2:]} " + rng.choice(_WORDS),
+            },
+            "focus": {
+                "code": focus,
+                "name": "General" if general else _sentence(rng, 3, 6, verb=False),
+            },
+            "profiles": entries,
+        }
+        _write_yaml(canon / "focuses" / f"{function}.{focus}.yaml", data)
+        made += count
+    return canon
+
+
+def _profile(rng: random.Random, general: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"status": rng.choice(("approved", "draft"))}
+    if general:
+        entry["title"] = _sentence(rng, 2, 4, verb=False)
+        entry["components"] = {
+            "responsibilities": [_sentence(rng, 12, 28) for _ in range(rng.randint(5, 12))],
+            "tasks": [_sentence(rng, 6, 12) for _ in range(rng.randint(2, 5))],
+            "skills": [_sentence(rng, 2, 5, verb=False) for _ in range(rng.randint(2, 6))],
+            "knowledge": [_sentence(rng, 4, 8, verb=False) for _ in range(rng.randint(1, 4))],
+            "competencies": [_sentence(rng, 2, 4, verb=False) for _ in range(rng.randint(2, 4))],
+        }
+        return entry
+    if rng.random() < 0.3:
+        entry["core_outputs"] = [_sentence(rng, 8, 16) for _ in range(rng.randint(1, 3))]
+    entry["responsibilities"] = [_sentence(rng, 15, 35) for _ in range(rng.randint(5, 12))]
+    entry["rubrics"] = {
+        kind: _sentence(rng, 18, 30, verb=False, stop=".")
+        for kind in ("complexity/problem-solving", "knowledge-application")
+        if rng.random() < 0.85
+    }
+    return entry
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def _time(fn: Callable[..., Any], *args: Any) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def _proc_children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(name))
+    return children
+
+
+def _tree_memory(root: int) -> tuple[int, int, int]:
+    """(sum of PSS, sum of RSS, processes) in KiB over `root` and its descendants."""
+    children = _proc_children()
+    todo, pss, rss, count = [root], 0, 0, 0
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, ()))
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        count += 1
+        for line in text.splitlines():
+            if line.startswith("Pss:"):
+                pss += int(line.split()[1])
+            elif line.startswith("Rss:"):
+                rss += int(line.split()[1])
+    return pss, rss, count
+
+
+@dataclass
+class Run:
+    seconds: float
+    code: int
+    stdout: str
+    stderr: str
+    peak_pss_kib: int = 0
+    peak_rss_kib: int = 0
+    peak_processes: int = 0
+
+
+def run_sampled(cmd: Sequence[str], env: dict[str, str] | None = None) -> Run:
+    """Run a command, sampling the memory of its whole process tree every 50 ms."""
+    peak = [0, 0, 0]
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tempfile.gettempdir(),
+    )
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.05):
+            pss, rss, count = _tree_memory(proc.pid)
+            peak[0], peak[1], peak[2] = max(peak[0], pss), max(peak[1], rss), max(peak[2], count)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    seconds = time.perf_counter() - start
+    stop.set()
+    sampler.join()
+    return Run(seconds, proc.returncode, out, err, peak[0], peak[1], peak[2])
+
+
+def _build_cmd(canon: Path, out: Path, jobs: int, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "build",
+        "--canon",
+        str(canon),
+        "--out",
+        str(out),
+        "--jobs",
+        str(jobs),
+        *extra,
+    ]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH), "PYTHONHASHSEED": "0"}
+
+
+def _checked(run: Run, what: str) -> Run:
+    if run.code != 0:
+        raise SystemExit(f"bench: {what} failed (exit {run.code}):\n{run.stdout}\n{run.stderr}")
+    return run
+
+
+# --- bare library routes (the same content, without the pipeline) ---------------------------------
+
+
+def _docx_bare(frames: ProfileFrames) -> bytes:
+    """The same text through python-docx's ordinary API (what a hand-written script does)."""
+    import docx
+
+    doc = docx.Document()
+    doc.add_heading(frames.page_title, 0)
+    doc.add_paragraph(frames.breadcrumb)
+    doc.add_paragraph(frames.intro)
+    for frame in frames.frames:
+        doc.add_heading(frame.title, 1)
+        if frame.intro:
+            doc.add_paragraph(frame.intro)
+        areas = [b for b in frame.blocks if isinstance(b, Record) and frame.columns]
+        table = doc.add_table(rows=1, cols=len(frame.columns)) if areas else None
+        if table is not None:
+            for cell, name in zip(table.rows[0].cells, frame.columns, strict=False):
+                cell.text = name
+        for block in frame.blocks:
+            if isinstance(block, Group):
+                doc.add_heading(block.heading, 2)
+                for item in block.items:
+                    doc.add_paragraph(f"{line_text(item.line)}  [{item.source}]", "List Bullet")
+            elif table is not None:
+                cells = table.add_row().cells
+                values = [block.heading, *(line_text(f.line) for f in block.fields)]
+                for cell, value in zip(cells, values, strict=False):
+                    cell.text = value
+            else:
+                doc.add_heading(f"{block.number}. {block.heading}", 2)
+                doc.add_paragraph(f"[source: {block.source}]")
+                for f in block.fields:
+                    doc.add_paragraph(f"{f.label}: {line_text(f.line)}")
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()
+
+
+def _xlsx_bare(frames: ProfileFrames) -> bytes:
+    """The same cells through openpyxl alone: one sheet per frame, one row per line."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    assert wb.active is not None
+    wb.active.title = "Read me"
+    wb.active.append([frames.document_title])
+    for frame in frames.frames:
+        ws = wb.create_sheet(frame.short_title)
+        for block in frame.blocks:
+            if isinstance(block, Group):
+                for item in block.items:
+                    ws.append([block.heading, line_text(item.line), item.source])
+            else:
+                ws.append([block.heading, *(line_text(f.line) for f in block.fields), block.source])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+@dataclass
+class PdfSplit:
+    pipeline: list[float] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)
+    #: Bare WeasyPrint asked for what the handout asks for: a tagged PDF with an attachment.
+    bare_tagged: list[float] = field(default_factory=list)
+    layout: list[float] = field(default_factory=list)
+    write: list[float] = field(default_factory=list)
+    pages: list[int] = field(default_factory=list)
+
+
+def _pdf_compare(
+    frames_list: Sequence[ProfileFrames], lay: Layout, options: RenderOptions, repeats: int
+) -> PdfSplit | str:
+    """to_pdf.render vs the same HTML through WeasyPrint alone (shared CSS and fonts), plus the
+    layout / PDF-writing split and pages per handout."""
+    try:
+        from weasyprint import HTML, Attachment
+
+        from pipeline.render import to_pdf
+        from pipeline.render.to_json import frames_json
+
+        typeset = to_pdf.typesetter(lay, options.page_size)
+        htmls = [to_pdf.html(f, typeset, options) for f in frames_list]
+    except (ImportError, AttributeError) as exc:
+        return f"not measured: the PDF renderer has no typesetter()/html() yet ({exc})"
+    split = PdfSplit()
+    sheets = list(typeset.stylesheets)
+
+    def bare(html: str) -> None:
+        HTML(string=html, base_url=typeset.base_url, url_fetcher=typeset.fetcher).write_pdf(
+            stylesheets=sheets, font_config=typeset.fonts
+        )
+
+    def tagged(html: str, frames: ProfileFrames) -> None:
+        HTML(string=html, base_url=typeset.base_url, url_fetcher=typeset.fetcher).write_pdf(
+            stylesheets=sheets,
+            font_config=typeset.fonts,
+            pdf_tags=True,
+            attachments=[Attachment(string=frames_json(frames), name="frames.json")],
+        )
+
+    bare(htmls[0])
+    tagged(htmls[0], frames_list[0])
+    to_pdf.render(frames_list[0], lay, options)
+    for _ in range(repeats):
+        for frames, html in zip(frames_list, htmls, strict=True):
+            split.pipeline.append(_time(to_pdf.render, frames, lay, options))
+            split.bare.append(_time(bare, html))
+            split.bare_tagged.append(_time(tagged, html, frames))
+            start = time.perf_counter()
+            doc = HTML(string=html, base_url=typeset.base_url, url_fetcher=typeset.fetcher).render(
+                stylesheets=sheets, font_config=typeset.fonts
+            )
+            middle = time.perf_counter()
+            doc.write_pdf()
+            split.layout.append(middle - start)
+            split.write.append(time.perf_counter() - middle)
+            split.pages.append(len(doc.pages))
+    return split
+
+
+# --- the docxtpl user's route ---------------------------------------------------------------------
+
+
+def _docxtpl_fill(template: Path, frames: ProfileFrames, target: Path) -> None:
+    """Fill a template .docx the way a docxtpl script does (open, fill rows, save)."""
+    import docx
+
+    doc = docx.Document(str(template))
+    doc.paragraphs[0].text = frames.page_title
+    doc.paragraphs[1].text = frames.breadcrumb
+    table: Any = doc.tables[0]
+    for frame in frames.frames:
+        table.add_row().cells[0].text = frame.title
+        for block in frame.blocks:
+            if isinstance(block, Group):
+                for item in block.items:
+                    row = table.add_row().cells
+                    row[0].text, row[1].text, row[2].text = (
+                        block.heading,
+                        line_text(item.line),
+                        item.source,
+                    )
+            else:
+                row = table.add_row().cells
+                row[0].text = f"{block.number}. {block.heading}"
+                row[1].text = "\n".join(f"{f.label}: {line_text(f.line)}" for f in block.fields)
+                row[2].text = block.source
+    doc.save(str(target))
+
+
+def _docxtpl_template(path: Path) -> None:
+    import docx
+
+    doc = docx.Document()
+    doc.add_heading("title", 0)
+    doc.add_paragraph("breadcrumb")
+    table = doc.add_table(rows=1, cols=3)
+    table.style = "Table Grid"
+    for cell, name in zip(table.rows[0].cells, ("Item", "Text", "Source"), strict=True):
+        cell.text = name
+    doc.save(str(path))
+
+
+@dataclass
+class RouteResult:
+    fill: list[float] = field(default_factory=list)
+    convert: list[float] = field(default_factory=list)
+    count: int = 0
+
+
+def _docxtpl_route(
+    frames_list: Sequence[ProfileFrames], work: Path, repeats: int
+) -> RouteResult | str:
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        return "not measured: LibreOffice (soffice) is not installed"
+    template = work / "template.docx"
+    _docxtpl_template(template)
+    profile = work / "lo-profile"
+    result = RouteResult(count=len(frames_list))
+    for repeat in range(repeats + 1):  # the first round warms LibreOffice's user profile
+        folder = work / f"route-{repeat}"
+        (folder / "pdf").mkdir(parents=True)
+        start = time.perf_counter()
+        paths = []
+        for frames in frames_list:
+            paths.append(folder / f"{frames.profile_id}.docx")
+            _docxtpl_fill(template, frames, paths[-1])
+        filled = time.perf_counter()
+        done = subprocess.run(
+            [
+                soffice,
+                f"-env:UserInstallation=file://{profile}",
+                "--headless",
+                "--norestore",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+                str(folder / "pdf"),
+                *map(str, paths),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            env={**os.environ, "HOME": str(profile)},
+        )
+        converted = time.perf_counter()
+        made = list((folder / "pdf").glob("*.pdf"))
+        if done.returncode != 0 or len(made) != len(paths):
+            return f"not measured: LibreOffice failed ({done.returncode}): {done.stderr[-300:]}"
+        if repeat:
+            result.fill.append(filled - start)
+            result.convert.append(converted - filled)
+    return result
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+def machine() -> list[tuple[str, str]]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    ram = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    libs = []
+    for name in LIBRARIES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            libs.append(f"{name} {metadata.version(name)}")
+    office = "not installed"
+    binary = shutil.which("soffice")
+    if binary:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            office = (
+                subprocess.run(
+                    [binary, "--version"], capture_output=True, text=True, timeout=60
+                ).stdout.strip()
+                or "installed"
+            )
+    return [
+        ("cores (os.cpu_count / usable)", f"{os.cpu_count()} / {default_jobs()}"),
+        ("CPU", cpu),
+        ("RAM", ram),
+        ("OS", platform.platform()),
+        ("Python", platform.python_version()),
+        ("libraries", ", ".join(libs)),
+        (
+            "libharfbuzz-subset",
+            "found" if ctypes.util.find_library("harfbuzz-subset") else "MISSING",
+        ),
+        ("LibreOffice", office),
+    ]
+
+
+class Report:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, line: str = "") -> None:
+        self.lines.append(line)
+        print(line, flush=True)
+
+    def table(self, head: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        self("| " + " | ".join(head) + " |")
+        self("|" + "|".join("---" for _ in head) + "|")
+        for row in rows:
+            self("| " + " | ".join(row) + " |")
+        self()
+
+
+def _formats() -> tuple[list[Format], list[str]]:
+    """Registered formats whose renderer imports; the others are reported, not fatal."""
+    ok, missing = [], []
+    for fmt in FORMATS.values():
+        try:
+            fmt.renderer()
+        except Exception as exc:  # an in-progress renderer must not stop the benchmark
+            missing.append(f"{fmt.name} ({type(exc).__name__}: {exc})")
+        else:
+            ok.append(fmt)
+    return ok, missing
+
+
+@contextlib.contextmanager
+def _workdir(keep: bool) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="packs-bench-")).resolve()
+    if path.is_relative_to(REPO):
+        raise SystemExit(f"bench: refusing to work inside the repository ({path})")
+    try:
+        yield path
+    finally:
+        if keep:
+            print(f"(kept {path})", file=sys.stderr)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__)
+    p.add_argument("--profiles", type=int, default=None, metavar="N", help="canon size (1000)")
+    p.add_argument("--repeats", type=int, default=3, metavar="K", help="repeats per measure (3)")
+    p.add_argument(
+        "--sample",
+        type=int,
+        default=None,
+        metavar="M",
+        help="profiles in the --jobs 1 / --jobs 2 builds and the docxtpl route (min(N, 60))",
+    )
+    p.add_argument(
+        "--per-format",
+        type=int,
+        default=None,
+        metavar="S",
+        help="profiles timed per format in-process (min(N, 20))",
+    )
+    p.add_argument("--quick", action="store_true", help="a smoke run: 5 profiles, 1 repeat")
+    p.add_argument(
+        "--office",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="measure the LibreOffice route (default: on, off with --quick)",
+    )
+    p.add_argument("--out", type=Path, default=None, metavar="FILE", help="write the report here")
+    p.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    n = max(1, args.profiles or (5 if args.quick else 1000))
+    repeats = 1 if args.quick else max(1, args.repeats)
+    sample = max(1, min(n, args.sample or (2 if args.quick else 60)))
+    per_format = max(1, min(n, args.per_format or (1 if args.quick else 20)))
+    office = (not args.quick) if args.office is None else args.office
+    say = Report()
+    with _workdir(args.keep) as work:
+        _bench(say, work, n, repeats, sample, per_format, office, " ".join(argv or sys.argv[1:]))
+    if args.out is not None:
+        args.out.write_text("\n".join(say.lines) + "\n", encoding="utf-8")
+    return 0
+
+
+def _bench(
+    say: Report,
+    work: Path,
+    n: int,
+    repeats: int,
+    sample: int,
+    per_format: int,
+    office: bool,
+    command: str,
+) -> None:
+    say("# Benchmark")
+    say()
+    say(
+        f"Command: `python3 tasks.py bench {command}`".rstrip() + f" — {n} profiles, "
+        f"medians over {repeats} repeat{'s' if repeats != 1 else ''}, SOURCE_DATE_EPOCH={EPOCH}."
+    )
+    say()
+    say("## Machine")
+    say()
+    say.table(("what", "value"), machine())
+
+    formats, missing = _formats()
+    if missing:
+        say(f"Formats not measured (renderer not available): {'; '.join(missing)}")
+        say()
+    names = ",".join(f.name for f in formats)
+
+    start = time.perf_counter()
+    canon_dir = synthetic_canon(work, n)
+    generated = time.perf_counter() - start
+    loads = [_time(load_canon, canon_dir) for _ in range(repeats)]
+    canon = load_canon(canon_dir)
+    sizes = [len(p.responsibilities) or len(p.components.responsibilities) for p in canon.profiles]
+    say("## Canon")
+    say()
+    say.table(
+        ("what", "value"),
+        [
+            ("profiles", str(len(canon.profiles))),
+            (
+                "responsibilities per profile",
+                f"{min(sizes)}–{max(sizes)} (median {_median(sizes):g})",
+            ),
+            ("generated in", f"{generated:.2f} s (seed {SEED}, in {work})"),
+            ("load_canon (in process)", f"{_median(loads):.2f} s"),
+        ],
+    )
+
+    lay = load_layout("default")
+    options = RenderOptions(page_size="A4", timestamp=EPOCH, generator="jobframe-packs bench")
+    step = max(1, len(canon.profiles) // per_format)
+    chosen = list(canon.profiles[::step][:per_format])
+    frames_list = [compose_profile(p, canon.digest(p.id)) for p in chosen]
+
+    # Per-profile time per format, in one warm process (imports and caches paid before timing).
+    first: dict[str, float] = {}
+    for fmt in formats:
+        first[fmt.name] = _time(fmt.renderer(), frames_list[0], lay, options)
+    times: dict[str, list[float]] = {f.name: [] for f in formats}
+    compose_times: list[float] = []
+    for _ in range(repeats):
+        for profile, frames in zip(chosen, frames_list, strict=True):
+            compose_times.append(_time(compose_profile, profile, canon.digest(profile.id)))
+            for fmt in formats:
+                render = fmt.renderer()
+                times[fmt.name].append(_time(render, frames, lay, options))
+    say("## Per profile, per format (one warm process)")
+    say()
+    say(f"{len(chosen)} profiles spread over the canon × {repeats} repeats; median per document.")
+    say()
+    rows = [("compose (all frames)", _ms(_median(compose_times)), "–")]
+    rows += [(f.name, _ms(_median(times[f.name])), _ms(first[f.name])) for f in formats]
+    pack_sum = _median(compose_times) + sum(_median(times[f.name]) for f in formats)
+    rows.append(("**pack (sum)**", f"**{_ms(pack_sum)}**", "–"))
+    say.table(("format", "median per profile", "first in process (incl. import)"), rows)
+
+    # Overhead over the bare library calls on the same content.
+    say("## Pipeline overhead over the bare library calls")
+    say()
+    overhead_rows: list[tuple[str, str, str, str]] = []
+    pdf = _pdf_compare(frames_list, lay, options, repeats) if "pdf" in names else "no pdf format"
+    if isinstance(pdf, PdfSplit):
+        ours_pdf = _median(pdf.pipeline)
+        overhead_rows.append(
+            (
+                "pdf: to_pdf.render vs the same HTML through WeasyPrint `write_pdf` (shared CSS "
+                "and FontConfiguration; untagged, no attachment)",
+                _ms(ours_pdf),
+                _ms(_median(pdf.bare)),
+                f"{(ours_pdf / _median(pdf.bare) - 1) * 100:+.0f}%",
+            )
+        )
+        overhead_rows.append(
+            (
+                "pdf: the same, but bare WeasyPrint also asked for `pdf_tags=True` and the frames "
+                "JSON attachment (what the handout asks for)",
+                _ms(ours_pdf),
+                _ms(_median(pdf.bare_tagged)),
+                f"{(ours_pdf / _median(pdf.bare_tagged) - 1) * 100:+.0f}%",
+            )
+        )
+    docx_fmt = FORMATS.get("docx")
+    if docx_fmt is not None and docx_fmt in formats:
+        ours, bare = [], []
+        _docx_bare(frames_list[0])
+        for _ in range(repeats):
+            for frames in frames_list:
+                ours.append(_time(docx_fmt.renderer(), frames, lay, options))
+                bare.append(_time(_docx_bare, frames))
+        overhead_rows.append(
+            (
+                "docx: to_docx.render vs the same text through python-docx's ordinary API "
+                "(headings, paragraphs, tables; no content controls)",
+                _ms(_median(ours)),
+                _ms(_median(bare)),
+                f"{(_median(ours) / _median(bare) - 1) * 100:+.0f}%",
+            )
+        )
+    xlsx_fmt = FORMATS.get("xlsx")
+    if xlsx_fmt is not None and xlsx_fmt in formats:
+        ours, bare = [], []
+        _xlsx_bare(frames_list[0])
+        for _ in range(repeats):
+            for frames in frames_list:
+                ours.append(_time(xlsx_fmt.renderer(), frames, lay, options))
+                bare.append(_time(_xlsx_bare, frames))
+        overhead_rows.append(
+            (
+                "xlsx: to_xlsx.render vs the same cells through openpyxl alone (no styles, "
+                "validation or protection)",
+                _ms(_median(ours)),
+                _ms(_median(bare)),
+                f"{(_median(ours) / _median(bare) - 1) * 100:+.0f}%",
+            )
+        )
+    say.table(("comparison", "pipeline", "bare library", "overhead"), overhead_rows)
+    if isinstance(pdf, PdfSplit):
+        pages = _median(pdf.pages)
+        say(
+            f"Handout: median {pages:g} pages; WeasyPrint layout {_ms(_median(pdf.layout))} "
+            f"({_ms(_median(pdf.layout) / max(pages, 1))} per page), PDF writing "
+            f"{_ms(_median(pdf.write))} (bare route, no tags or attachment)."
+        )
+        say()
+    else:
+        say(f"PDF overhead: {pdf}")
+        say()
+
+    # Whole packs at --jobs 1 and --jobs 2 as a user runs them: fresh processes, imports included.
+    sample_root = work / "sample"
+    sample_canon = synthetic_canon(sample_root, sample)
+    walls: dict[int, list[float]] = {1: [], 2: []}
+    peaks: dict[int, int] = {1: 0, 2: 0}
+    for _ in range(repeats):
+        for jobs in (1, 2):
+            run = _checked(
+                run_sampled(
+                    _build_cmd(sample_canon, sample_root / f"out-{jobs}", jobs, "--force"), _env()
+                ),
+                f"build --jobs {jobs}",
+            )
+            walls[jobs].append(run.seconds)
+            peaks[jobs] = max(peaks[jobs], run.peak_pss_kib)
+    one, two = _median(walls[1]), _median(walls[2])
+    say("## Whole packs (formats: " + names + ")")
+    say()
+    say(
+        f"`packs build --force` of a {sample}-profile canon in a fresh process (imports and "
+        "worker start-up included), median wall time:"
+    )
+    say()
+    say.table(
+        ("jobs", "wall", "per pack", "throughput", "peak memory (PSS sum)"),
+        [
+            (
+                "1",
+                f"{one:.2f} s",
+                _ms(one / sample),
+                f"{sample / one:.2f} packs/s",
+                f"{peaks[1] / 1024:.0f} MiB",
+            ),
+            (
+                "2",
+                f"{two:.2f} s",
+                _ms(two / sample),
+                f"{sample / two:.2f} packs/s",
+                f"{peaks[2] / 1024:.0f} MiB",
+            ),
+        ],
+    )
+    say(f"Scaling --jobs 2 / --jobs 1: **{one / two:.2f}×** throughput.")
+    say()
+
+    # The full canon once at the default jobs, then no-op rebuilds.
+    full_out = work / "out"
+    jobs = default_jobs()
+    full = _checked(run_sampled(_build_cmd(canon_dir, full_out, jobs), _env()), "full build")
+    noops = [
+        _checked(run_sampled(_build_cmd(canon_dir, full_out, jobs), _env()), "no-op build")
+        for _ in range(repeats)
+    ]
+    loader = [
+        sys.executable,
+        "-c",
+        "import sys; from pipeline.extract import load_canon; load_canon(sys.argv[1])",
+        str(canon_dir),
+    ]
+    loads_fresh = [_checked(run_sampled(loader), "canon load").seconds for _ in range(repeats)]
+    say(f"## Full canon ({n} profiles, --jobs {jobs})")
+    say()
+    say.table(
+        ("measure", "value"),
+        [
+            (
+                "full build wall time",
+                f"{full.seconds:.1f} s ({full.seconds / n * 1000:.0f} ms per pack)",
+            ),
+            (
+                "peak memory, whole process tree",
+                f"{full.peak_pss_kib / 1024:.0f} MiB PSS ({full.peak_rss_kib / 1024:.0f} MiB RSS "
+                f"sum; up to {full.peak_processes} processes)",
+            ),
+            ("no-op rebuild (all skipped)", f"{_median([r.seconds for r in noops]):.2f} s"),
+            ("load the canon in a fresh process", f"{_median(loads_fresh):.2f} s"),
+            ("build report", full.stdout.strip()),
+        ],
+    )
+
+    # The docxtpl user's route: fill a DOCX per profile, then one LibreOffice batch to PDF.
+    say("## Versus the docxtpl route (fill a DOCX, LibreOffice batch conversion to PDF)")
+    say()
+    if not office:
+        say("Not measured (--no-office or --quick).")
+        say()
+        return
+    route_frames = [compose_profile(p, canon.digest(p.id)) for p in canon.profiles[:sample]]
+    route = _docxtpl_route(route_frames, work, repeats)
+    if isinstance(route, str):
+        say(route)
+        say()
+        return
+    per_route = (_median(route.fill) + _median(route.convert)) / route.count
+    ours_docpdf = _median(times.get("docx", [0.0])) + _median(times.get("pdf", [0.0]))
+    say.table(
+        ("route", "per pack"),
+        [
+            (
+                f"docxtpl-style: python-docx fill ({_ms(_median(route.fill) / route.count)}) + "
+                f"one soffice call for {route.count} files "
+                f"({_ms(_median(route.convert) / route.count)})",
+                _ms(per_route),
+            ),
+            ("ours, DOCX + PDF renders (one warm process)", _ms(ours_docpdf)),
+            (f"ours, whole pack ({names}) at --jobs 1, fresh process", _ms(one / sample)),
+        ],
+    )
+    say(
+        f"Ratio docxtpl route / ours: **{per_route / ours_docpdf:.2f}×** (DOCX+PDF renders), "
+        f"**{per_route / (one / sample):.2f}×** (whole pack at --jobs 1); above 1 means we are "
+        "faster."
+    )
+    say()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
