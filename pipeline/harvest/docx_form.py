@@ -15,16 +15,15 @@ resolving entities or touching the network.
 
 from __future__ import annotations
 
-import io
 import posixpath
 import re
-import zipfile
 from collections.abc import Sequence
 from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
 
 from pipeline.diagnostics import PacksError
+from pipeline.harvest.package import Package, PackageKind, open_package
 from pipeline.model import PlaceholderKind
 from pipeline.render.to_docx import ALIAS_KEY, BLANK_CHAR, FORM_FIELDS_PROPERTY, W_NS
 
@@ -39,6 +38,8 @@ ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 #: Controls of these kinds are form fields; others (a table of contents, a page-number
 #: building block) are not.
 FIELD_KINDS = frozenset({"text", "date", "richText", "comboBox", "dropDownList"})
+#: How `open_package` names this file in its refusals.
+FORM_PACKAGE = PackageKind("a DOCX review form", "review form")
 
 
 def w(tag: str) -> str:
@@ -55,7 +56,7 @@ def _parse(data: bytes) -> Any:
         raise PacksError(f"the review form is not readable XML: {exc}") from None
 
 
-def _main_part(z: zipfile.ZipFile) -> str:
+def _main_part(z: Package) -> str:
     """The document part named by the package relationships (word/document.xml as a rule)."""
     try:
         rels = _parse(z.read("_rels/.rels"))
@@ -67,7 +68,7 @@ def _main_part(z: zipfile.ZipFile) -> str:
     return "word/document.xml"
 
 
-def _field_order(z: zipfile.ZipFile) -> list[str]:
+def _field_order(z: Package) -> list[str]:
     try:
         custom = _parse(z.read("docProps/custom.xml"))
     except KeyError:
@@ -157,10 +158,10 @@ def read_form(data: bytes, order: Sequence[str] | None = None) -> dict[str, str 
     lost); controls that cannot be recognised by tag, alias or position are left out.
     """
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
+        with open_package(data, FORM_PACKAGE) as z:
             document = _parse(z.read(_main_part(z)))
             stored = _field_order(z)
-    except (zipfile.BadZipFile, KeyError) as exc:
+    except KeyError as exc:
         raise PacksError(f"not a DOCX review form: {exc}") from None
     controls = []
     for sdt in document.iter(w("sdt")):

@@ -21,15 +21,16 @@ from openpyxl import load_workbook
 from openpyxl.utils import column_index_from_string
 
 from pipeline.diagnostics import PacksError
+from pipeline.harvest.package import PackageKind, open_package
 from pipeline.render.to_xlsx import FORMAT, FORMAT_VERSION, META_SHEET, Role, signature
-
-#: A tracker unpacks to well under a megabyte; refuse zip bombs long before memory is at risk.
-MAX_UNPACKED_BYTES = 64 * 1024 * 1024
-MAX_MEMBERS = 2_000
 
 
 class TrackerError(PacksError):
     """The file is not a tracker this version can read (or not an XLSX at all)."""
+
+
+#: How `open_package` names this file in its refusals.
+TRACKER_PACKAGE = PackageKind("an XLSX workbook", "workbook", TrackerError)
 
 
 @dataclass
@@ -53,21 +54,12 @@ class Contract:
 
 def check_package(data: bytes) -> None:
     """Refuse what openpyxl should never parse: non-zips, zip bombs, DTDs (entity tricks)."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise TrackerError("not an XLSX workbook (not a zip package)") from None
-    with archive:
-        infos = archive.infolist()
-        if len(infos) > MAX_MEMBERS:
-            raise TrackerError(f"workbook has {len(infos)} parts; refusing more than {MAX_MEMBERS}")
-        if sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES:
-            raise TrackerError("workbook unpacks to more than 64 MiB; refusing it")
-        for info in infos:
+    with open_package(data, TRACKER_PACKAGE) as package:
+        for name in package.names():
             # Dropping NULs makes UTF-16/32 markup searchable as ASCII too.
-            raw = archive.read(info).replace(b"\x00", b"")
+            raw = package.read(name).replace(b"\x00", b"")
             if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-                raise TrackerError(f"workbook part {info.filename} declares a DTD; refusing it")
+                raise TrackerError(f"workbook part {name} declares a DTD; refusing it")
 
 
 def _load(data: bytes) -> Any:
