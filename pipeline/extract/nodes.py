@@ -86,6 +86,7 @@ class Reader:
             self.error(node, f"{where}: expected a mapping, got {describe(node)}")
             return None
         out: dict[str, yaml.Node] = {}
+        key_lines: dict[str, int] = {}
         allowed = set(required) | set(optional)
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
@@ -95,10 +96,11 @@ class Reader:
             if key in out:
                 self.error(
                     key_node,
-                    f"{where}: duplicate key '{key}' (first at line {line_of(out[key])})",
+                    f"{where}: duplicate key '{key}' (first at line {key_lines[key]})",
                     "duplicate-key",
                 )
                 continue
+            key_lines[key] = line_of(key_node)
             if not open_keys and key not in allowed:
                 expected = ", ".join(sorted(allowed)) or "no keys"
                 self.error(

@@ -74,6 +74,18 @@ def _describe(exc: yaml.YAMLError) -> str:
     return "malformed YAML: " + ("; ".join(parts) if parts else str(exc).splitlines()[0])
 
 
+def _reader_problem(text: str, exc: yaml.reader.ReaderError) -> tuple[int, str]:
+    """Line and message for a refused character: PyYAML's error carries an offset, no mark."""
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+    return line, (
+        f"malformed YAML: control character U+{ord(char):04X} at column {column} is not "
+        "allowed in YAML files; remove it"
+    )
+
+
 def parse_source(source: Source, problems: Collector) -> yaml.Node | None:
     """Compose the single YAML document of `source` into a node tree, or report why not."""
     depth = 0
@@ -120,6 +132,9 @@ def parse_source(source: Source, problems: Collector) -> yaml.Node | None:
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
         node = yaml.compose(source.text, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses anywhere in the file
+        problems.error(source.path, *_reader_problem(source.text, exc), "yaml")
+        return None
     except yaml.YAMLError as exc:
         problems.error(source.path, _mark_line(exc), _describe(exc), "yaml")
         return None
