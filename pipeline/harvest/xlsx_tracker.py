@@ -12,10 +12,11 @@ from __future__ import annotations
 import io
 import json
 import warnings
-import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from zipfile import BadZipFile
 
 from openpyxl import load_workbook
 from openpyxl.utils import column_index_from_string
@@ -62,15 +63,28 @@ def check_package(data: bytes) -> None:
                 raise TrackerError(f"workbook part {name} declares a DTD; refusing it")
 
 
+#: What openpyxl raises on XML it cannot make sense of. It parses sheets lazily, while rows are
+#: read, so these can come from any read of a returned workbook, not only from opening it.
+PARSE_ERRORS = (
+    SyntaxError, ValueError, TypeError, KeyError, IndexError, OSError, EOFError, BadZipFile
+)
+
+
+@contextmanager
+def readable() -> Iterator[None]:
+    """Turn openpyxl's failures on a damaged workbook into one `TrackerError`."""
+    try:
+        yield
+    except PARSE_ERRORS as exc:  # SyntaxError covers ElementTree's and lxml's parse errors
+        raise TrackerError(f"not a readable XLSX workbook: {type(exc).__name__}: {exc}") from None
+
+
 def _load(data: bytes) -> Any:
     check_package(data)
-    try:
-        with warnings.catch_warnings():
-            # Excel and LibreOffice add extensions openpyxl warns it drops; we only read values.
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\b")
-            return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise TrackerError(f"not a readable XLSX workbook: {exc}") from None
+    with readable(), warnings.catch_warnings():
+        # Excel and LibreOffice add extensions openpyxl warns it drops; we only read values.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\b")
+        return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
 
 
 def _contract(wb: Any) -> Contract:
@@ -162,7 +176,8 @@ def read_contract(data: bytes) -> Contract:
     """The tracker's `_meta` contract alone (profile id, canon digest, rows, columns)."""
     wb = _load(data)
     try:
-        return _contract(wb)
+        with readable():
+            return _contract(wb)
     finally:
         wb.close()
 
@@ -176,18 +191,19 @@ def read_tracker(data: bytes) -> dict[str, dict[str, object]]:
     """
     wb = _load(data)
     try:
-        contract = _contract(wb)
-        out: dict[str, dict[str, object]] = {}
-        for sheet, part in contract.sheets.items():
-            if sheet not in wb.sheetnames:
-                raise TrackerError(f"tracker sheet {sheet!r} is missing (was it renamed?)")
-            ws = wb[sheet]
-            ws.reset_dimensions()
-            found = _match_rows(part, ws.iter_rows(min_row=2, values_only=True))
-            for key in part.rows:
-                if key in found and key in part.inputs:
-                    values = found[key]
-                    out[key] = {t: _cell(values, part.columns[t]) for t in part.inputs[key]}
-        return out
+        with readable():
+            contract = _contract(wb)
+            out: dict[str, dict[str, object]] = {}
+            for sheet, part in contract.sheets.items():
+                if sheet not in wb.sheetnames:
+                    raise TrackerError(f"tracker sheet {sheet!r} is missing (was it renamed?)")
+                ws = wb[sheet]
+                ws.reset_dimensions()
+                found = _match_rows(part, ws.iter_rows(min_row=2, values_only=True))
+                for key in part.rows:
+                    if key in found and key in part.inputs:
+                        values = found[key]
+                        out[key] = {t: _cell(values, part.columns[t]) for t in part.inputs[key]}
+            return out
     finally:
         wb.close()
