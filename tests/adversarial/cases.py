@@ -1,0 +1,627 @@
+"""Every adversarial case, its exact outcome, and the test that asserts it: the suite's table.
+
+The README's "What bad input does" section is generated from this table
+(`python -m tests.adversarial.readme --write`) and `test_table.py` fails when they differ or
+when a case names a test that does not exist. Canon-file cases carry their input and the exact
+lines `packs build` must print; `test_canon_files.py` runs every one of them, so the table, the
+README and the test cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# --- families -----------------------------------------------------------------------------------
+
+CANON = "Canon files"
+CODE = "Text that is code somewhere"
+JOBDESC = "Job-description importer"
+RETURNED = "Returned files"
+FAULTS = "Faults"
+PROPERTIES = "Property tests"
+
+#: Family -> what every case of it shares (printed under the family's heading).
+FAMILIES: dict[str, str] = {
+    CANON: (
+        "`packs build --canon canon --out out`. Refused input: the exact lines below on stderr, "
+        "then `N problem(s) found`; exit 1; no traceback; nothing written under `--out`."
+    ),
+    CODE: (
+        "Canon text in every field that is markup, a script, a URL, a field code or a formula, "
+        "built into every format and read back with a real reader: it shows literally, "
+        "nothing is fetched, nothing runs."
+    ),
+    JOBDESC: (
+        "`packs import-jd FILE`: exit 1 with a located error and nothing written, or literal text."
+    ),
+    RETURNED: (
+        "Filled forms and trackers read back (`pipeline.harvest`): a clear `PacksError`, never a "
+        "traceback; nothing is extracted to disk and no entity is expanded."
+    ),
+    FAULTS: "`packs build` when the machine misbehaves.",
+    PROPERTIES: "Hypothesis (`HYPOTHESIS_PROFILE=ci` in CI, `python3 tasks.py fuzz` for more).",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    family: str
+    name: str
+    #: The exact outcome, as the README states it.
+    outcome: str
+    #: The pytest nodes (`path::function`, with `[id]` for one parameter) that assert it.
+    tests: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CanonCase:
+    """A canon that `packs build` must refuse: files replacing the base canon's, and the lines."""
+
+    name: str
+    #: Canon-relative path -> file bytes (added to, or replacing, the base canon's files).
+    files: Mapping[str, bytes]
+    #: Every problem line, exactly, in the order printed.
+    expect: tuple[str, ...]
+    #: A file the input would create if anything in it ran (the tag case).
+    must_not_exist: str | None = field(default=None)
+
+
+# --- the base canon the canon-file cases edit -----------------------------------------------------
+
+LEVELS = (
+    "canon: 1\n"
+    "levels:\n"
+    "  M4:\n"
+    "    title: Director\n"
+    "    track: management\n"
+    "    dimensions:\n"
+    "      scope: A function or department\n"
+)
+FOCUS_PATH = "focuses/OPS.TEST.yaml"
+#: Shown paths: the tests run `packs build --canon canon` from a scratch folder.
+SHOWN = f"canon/{FOCUS_PATH}"
+
+
+def focus(
+    responsibility: str = '"Plans the work"',
+    function: str = "{code: OPS, name: Operations}",
+    level: str = "M4",
+    extra: str = "",
+) -> bytes:
+    """The base focus file (7 lines; the responsibility is on line 7), with one part replaced."""
+    return (
+        "canon: 1\n"
+        f"function: {function}\n"
+        "focus: {code: TEST, name: Test}\n"
+        "profiles:\n"
+        f"  {level}:\n"
+        "    responsibilities:\n"
+        f"      - {responsibility}\n"
+        f"{extra}"
+    ).encode()
+
+
+def _alias_bomb() -> bytes:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 10):
+        name, prev = chr(97 + i), chr(96 + i)
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _deep() -> bytes:
+    """A mapping nested 20 deep, one level a line: the 17th level (line 17) is refused."""
+    return "".join(f"{'  ' * i}k{i}:\n" for i in range(20)).encode() + b"  " * 20 + b"x\n"
+
+
+def _unsafe_id(shown: str) -> tuple[str]:
+    return (
+        f"{SHOWN}:2: error: function.code: '{shown}' is not a valid code (upper-case letters "
+        "and digits, starting with a letter, e.g. 'CLINIC') [unsafe-id]",
+    )
+
+
+CANON_FILE_CASES: tuple[CanonCase, ...] = (
+    CanonCase(
+        "malformed YAML",
+        {FOCUS_PATH: b"canon: 1\nfunction: {code: OPS, name: [\n"},
+        (
+            f"{SHOWN}:3: error: malformed YAML: while parsing a flow node; expected the node "
+            "content, but found '<stream end>' [yaml]",
+        ),
+    ),
+    CanonCase(
+        "duplicate key",
+        {FOCUS_PATH: focus(extra='    responsibilities: ["Again"]\n')},
+        (
+            f"{SHOWN}:8: error: profiles.M4: duplicate key 'responsibilities' (first at line 6) "
+            "[duplicate-key]",
+        ),
+    ),
+    CanonCase(
+        "unknown key",
+        {FOCUS_PATH: focus(extra="    colour: red\n")},
+        (
+            f"{SHOWN}:8: error: profiles.M4: unknown key 'colour' (expected one of: components, "
+            "confidence, core_outputs, pay, region, responsibilities, rubrics, status, title, "
+            "version) [unknown-key]",
+        ),
+    ),
+    CanonCase(
+        "wrong type",
+        {FOCUS_PATH: focus("42")},
+        (
+            f"{SHOWN}:7: error: profiles.M4.responsibilities[1]: expected text, got a whole "
+            'number (put it in quotes: "42") [schema]',
+        ),
+    ),
+    CanonCase(
+        "YAML alias bomb (anchors)",
+        {FOCUS_PATH: _alias_bomb()},
+        (f"{SHOWN}:1: error: YAML anchor '&a' is not allowed in canon files [yaml-anchor]",),
+    ),
+    CanonCase(
+        "YAML alias",
+        {FOCUS_PATH: focus("*plans")},
+        (
+            f"{SHOWN}:7: error: YAML alias '*plans' is not allowed in canon files; write the "
+            "value out [yaml-alias]",
+        ),
+    ),
+    CanonCase(
+        "custom tag (!!python/object/apply)",
+        {FOCUS_PATH: focus('!!python/object/apply:os.system ["touch PWNED"]')},
+        (
+            f"{SHOWN}:7: error: YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is "
+            "not allowed in canon files; use plain values [yaml-tag]",
+        ),
+        must_not_exist="PWNED",
+    ),
+    CanonCase(
+        "huge file (3 MiB)",
+        {FOCUS_PATH: focus() + b"# " + b"x" * (3 * 1024 * 1024) + b"\n"},
+        (
+            f"{SHOWN}:1: error: file is 3,145,875 bytes; canon files are limited to 2,097,152 "
+            "bytes [size]",
+        ),
+    ),
+    CanonCase(
+        "deeply nested structure",
+        {FOCUS_PATH: _deep()},
+        (
+            f"{SHOWN}:17: error: nesting deeper than 16 levels; canon files are shallow "
+            "[yaml-depth]",
+        ),
+    ),
+    CanonCase(
+        "invalid UTF-8",
+        {FOCUS_PATH: focus('"Caf\u00e9"').replace("é".encode(), b"\xe9")},
+        (
+            f"{SHOWN}:7: error: invalid UTF-8 (byte 0xe9 at offset 131); save the file as UTF-8 "
+            "[encoding]",
+        ),
+    ),
+    CanonCase(
+        "raw control character (U+0007)",
+        {FOCUS_PATH: focus('"Plans\x07"')},
+        (
+            f"{SHOWN}:7: error: malformed YAML: control character U+0007 at column 15 is not "
+            "allowed in YAML files; remove it [yaml]",
+        ),
+    ),
+    CanonCase(
+        "YAML-escaped control character (\\x07, \\0)",
+        {FOCUS_PATH: focus('"Plans\\x07"', extra='      - "\\0"\n')},
+        (
+            f"{SHOWN}:7: error: profiles.M4.responsibilities[1]: text contains the control "
+            "character U+0007 at position 6, which no document format can carry [text]",
+            f"{SHOWN}:8: error: profiles.M4.responsibilities[2]: text contains the control "
+            "character U+0000 at position 1, which no document format can carry [text]",
+        ),
+    ),
+    CanonCase(
+        "empty string",
+        {FOCUS_PATH: focus('""')},
+        (
+            f"{SHOWN}:7: error: profiles.M4.responsibilities[1]: text is empty or only white "
+            "space [text]",
+        ),
+    ),
+    CanonCase(
+        "whitespace-only text",
+        {FOCUS_PATH: focus('" \\t\\u3000 "')},
+        (
+            f"{SHOWN}:7: error: profiles.M4.responsibilities[1]: text is empty or only white "
+            "space [text]",
+        ),
+    ),
+    CanonCase(
+        "empty file",
+        {FOCUS_PATH: b""},
+        (f"{SHOWN}:1: error: file is empty; expected a mapping with 'canon: 1' [schema]",),
+    ),
+    CanonCase(
+        "unknown level code",
+        {FOCUS_PATH: focus(level="M9")},
+        (
+            f"{SHOWN}:5: error: profiles: unknown level code 'M9' (expected P1–P8, M1–M6, E1–E5 "
+            "or S1) [unknown-level]",
+        ),
+    ),
+    CanonCase(
+        "level missing from levels.yaml",
+        {FOCUS_PATH: focus(level="P1")},
+        (
+            f"{SHOWN}:5: error: profiles: level 'P1' is not defined in canon/levels.yaml "
+            "[unknown-level]",
+        ),
+    ),
+    CanonCase(
+        "level code '../x'",
+        {FOCUS_PATH: focus(level='"../x"')},
+        (
+            f"{SHOWN}:5: error: profiles: unknown level code '../x' (expected P1–P8, M1–M6, "
+            "E1–E5 or S1) [unknown-level]",
+        ),
+    ),
+    CanonCase(
+        "unsafe id '../x'",
+        {FOCUS_PATH: focus(function='{code: "../x", name: Operations}')},
+        _unsafe_id("../x"),
+    ),
+    CanonCase(
+        "unsafe id 'a/b'",
+        {FOCUS_PATH: focus(function='{code: "a/b", name: Operations}')},
+        _unsafe_id("a/b"),
+    ),
+    CanonCase(
+        "unsafe id: absolute path",
+        {FOCUS_PATH: focus(function='{code: "/etc/passwd", name: Operations}')},
+        _unsafe_id("/etc/passwd"),
+    ),
+    CanonCase(
+        "unsafe id with NUL",
+        {FOCUS_PATH: focus(function='{code: "OPS\\0", name: Operations}')},
+        _unsafe_id("OPS\\x00"),
+    ),
+    CanonCase(
+        "unsafe id 'CON' (Windows device)",
+        {FOCUS_PATH: focus(function="{code: CON, name: Operations}")},
+        (
+            f"{SHOWN}:2: error: function.code: 'CON' is a reserved device name on Windows and "
+            "cannot start a file name; choose another code [unsafe-id]",
+        ),
+    ),
+)
+
+_HERE = "tests/adversarial"
+CANON_TEST = f"{_HERE}/test_canon_files.py::test_bad_canon_is_refused_with_exact_lines"
+_CANON_T = f"{_HERE}/test_canon_files.py::"
+_CODE_T = f"{_HERE}/test_code_as_text.py::"
+_JD_T = f"{_HERE}/test_jobdesc_files.py::"
+_RET_T = f"{_HERE}/test_returned_files.py::"
+_ANY_T = f"{_HERE}/test_any_text.py::"
+_BUILD_T = "tests/test_build.py::"
+
+
+def _canon_outcome(case: CanonCase) -> str:
+    shown = "; ".join(f"`{line}`" for line in case.expect)
+    if case.must_not_exist:
+        shown += " (nothing in it runs)"
+    return shown
+
+
+CASES: tuple[Case, ...] = (
+    *(
+        Case(CANON, c.name, _canon_outcome(c), (f"{CANON_TEST}[{c.name}]",))
+        for c in CANON_FILE_CASES
+    ),
+    Case(
+        CANON,
+        "text over 20,000 characters",
+        "`…: text is 20,001 characters; the limit is 20,000 [text]`",
+        ("tests/test_extract.py::test_text_over_the_limit_is_refused",),
+    ),
+    Case(
+        CANON,
+        "every problem of a broken canon at once (file names, versions, links too)",
+        "24 located lines in one run, exit 1 (golden `tests/cases/broken/expected/check.txt`); "
+        "`build` writes nothing",
+        (
+            "tests/test_extract.py::test_check_reports_every_problem_with_file_and_line",
+            "tests/test_extract.py::test_build_with_broken_canon_writes_nothing",
+        ),
+    ),
+    Case(
+        CANON,
+        "BOM and CRLF line ends",
+        "accepted: exit 0, byte-identical packs to the plain file's",
+        (f"{_CANON_T}test_bom_and_crlf_build_the_same_packs",),
+    ),
+    Case(
+        CANON,
+        "a 10,000-character sentence",
+        "accepted: verbatim in TXT, DOCX, XLSX cells and the PDF text layer; the PDF and "
+        "LibreOffice's print of the DOCX and XLSX stay within 40 pages; XLSX rows stop at "
+        "409 pt (Excel's limit), so the tracker prints the sentence's start",
+        (
+            f"{_CANON_T}test_a_10000_character_sentence_renders_everywhere",
+            f"{_CANON_T}test_the_long_sentence_prints_in_libreoffice_without_exploding",
+        ),
+    ),
+    Case(
+        CANON,
+        "a 315-letter word with no break opportunity",
+        "KNOWN GAP (strict xfail): the PDF runs it off the page edge; the text layer keeps it",
+        (f"{_CANON_T}test_a_long_unbreakable_word_stays_on_the_pdf_page",),
+    ),
+    # --- text that is code ------------------------------------------------------------------
+    Case(
+        CODE,
+        "HTML/JS (`<script>alert(1)</script>`, `<img src=x onerror=alert(1)>`)",
+        "literal in TXT, DOCX, XLSX, the PDF text layer and the PDF's frames JSON, in every "
+        "field kind",
+        (f"{_CODE_T}test_every_format_shows_the_code_literally",),
+    ),
+    Case(
+        CODE,
+        "CSS `url()` and `@import`, `file:///etc/passwd`, `http://example.invalid/x.png`",
+        "literal; the handout's fetcher is never asked for a URL, WeasyPrint logs nothing; no "
+        "link, script or open action in the PDF",
+        (
+            f"{_CODE_T}test_every_format_shows_the_code_literally",
+            f"{_CODE_T}test_the_pdf_fetches_nothing_and_links_nowhere",
+        ),
+    ),
+    Case(
+        CODE,
+        'Word field codes and XML (`{ HYPERLINK "http://x" }`, `<w:fldSimple …>`, `<w:t>`, `]]>`)',
+        "literal text runs: no `w:fldSimple`, `w:hyperlink` or field instruction (only the "
+        "footer's PAGE/NUMPAGES), no external relationship; LibreOffice prints them as typed, "
+        "with no link",
+        (
+            f"{_CODE_T}test_docx_has_no_fields_and_no_links",
+            f"{_CODE_T}test_libreoffice_prints_the_code_as_text[hostile-form.docx]",
+        ),
+    ),
+    Case(
+        CODE,
+        'formulas (`=HYPERLINK("http://x","y")`, `+1`, `-2`, `@SUM(A1)`, `\\t=1`, '
+        "`=cmd|' /C calc'!A0`)",
+        'string cells (`t="s"`), no `<f>` or hyperlink in any sheet, no external link part; '
+        "LibreOffice prints them as typed",
+        (
+            f"{_CODE_T}test_xlsx_has_no_formulas_and_no_links",
+            f"{_CODE_T}test_libreoffice_prints_the_code_as_text[hostile-tracker.xlsx]",
+        ),
+    ),
+    Case(
+        CODE,
+        "Excel header codes in a focus name (`R&D &P &[Page]`)",
+        "cells literal; the page header escapes `&` as `&&`; KNOWN GAP (strict xfail): openpyxl "
+        "turns `&[Page]` into `&P` inside that header",
+        (f"{_CODE_T}test_xlsx_page_header_keeps_canon_text_verbatim",),
+    ),
+    Case(
+        CODE,
+        "template syntax (`{{ 7*7 }}`, `{% raw %}`, `${x}`)",
+        "literal everywhere, never evaluated",
+        (f"{_CODE_T}test_every_format_shows_the_code_literally",),
+    ),
+    # --- job-description importer -----------------------------------------------------------
+    Case(
+        JOBDESC,
+        "binary file",
+        "`binary.txt:2: error: binary file (NUL byte at offset 13); expected a text or HTML "
+        "page [binary]`",
+        ("tests/test_jobdesc.py::test_unusable_files_are_refused[binary.txt]",),
+    ),
+    Case(
+        JOBDESC,
+        "empty or blank file",
+        "`empty.txt:1: error: the page is empty [jd-empty]`",
+        (
+            "tests/test_jobdesc.py::test_unusable_files_are_refused[empty.txt]",
+            "tests/test_jobdesc.py::test_unusable_files_are_refused[blank.txt]",
+        ),
+    ),
+    Case(
+        JOBDESC,
+        "HTML that is only a script",
+        "`scripts.html:1: error: the page has no text …`",
+        ("tests/test_jobdesc.py::test_unusable_files_are_refused[scripts.html]",),
+    ),
+    Case(
+        JOBDESC,
+        "a 50 MB file",
+        "`big.txt: error: file is 52,428,800 bytes; job-description pages are limited to "
+        "2,097,152 bytes [size]`, having read at most 2 MiB + 1 byte of it",
+        (f"{_JD_T}test_a_50_mb_page_is_refused_without_reading_it",),
+    ),
+    Case(
+        JOBDESC,
+        "HTML with scripts, styles and handlers around real sections",
+        "scripts, styles and attributes never reach the canon; escaped markup in an item stays "
+        "literal through the YAML, the loader and the role profile",
+        (
+            f"{_JD_T}test_html_scripts_are_dropped_and_markup_stays_text",
+            "tests/test_jobdesc.py::test_html_page_imports_like_the_text_page",
+        ),
+    ),
+    Case(
+        JOBDESC,
+        "any page text",
+        "only text the page contains is imported",
+        ("tests/test_jobdesc.py::test_any_page_imports_only_text_it_contains",),
+    ),
+    # --- returned files ---------------------------------------------------------------------
+    Case(
+        RETURNED,
+        "not a zip",
+        "`PacksError` (form), `TrackerError: not an XLSX workbook (not a zip package …)`",
+        (
+            "tests/test_docx.py::test_reader_rejects_what_is_not_a_form",
+            "tests/test_xlsx.py::test_reader_refuses_what_is_not_a_tracker",
+        ),
+    ),
+    Case(
+        RETURNED,
+        "XML external entity naming a local file (DOCX body and properties)",
+        "inert: the reference stays `&s;`, the file is never read",
+        (
+            f"{_RET_T}test_form_entities_are_never_expanded",
+            "tests/test_docx.py::test_reader_rejects_what_is_not_a_form",
+        ),
+    ),
+    Case(
+        RETURNED,
+        "entity bomb (billion laughs) in a form",
+        "`PacksError: the review form is not readable XML: Maximum entity amplification factor "
+        "exceeded …`; memory stays small",
+        (f"{_RET_T}test_an_entity_bomb_is_refused_not_expanded",),
+    ),
+    Case(
+        RETURNED,
+        "any DTD in a tracker",
+        "`TrackerError: workbook part … declares a DTD; refusing it` (openpyxl never parses it)",
+        ("tests/test_xlsx.py::test_reader_refuses_what_is_not_a_tracker",),
+    ),
+    Case(
+        RETURNED,
+        "zip bomb (a member unpacking to 200 MiB)",
+        "`… unpacks to more than 64 MiB; refusing it` before anything is decompressed",
+        (f"{_RET_T}test_zip_tricks_are_refused",),
+    ),
+    Case(
+        RETURNED,
+        "a member whose declared size lies",
+        "`… part … is corrupt: Bad CRC-32 …`; memory bounded by the declared size",
+        (f"{_RET_T}test_zip_tricks_are_refused",),
+    ),
+    Case(
+        RETURNED,
+        "`../` or absolute member names",
+        "`… has a part named '../../evil.xml'; refusing unsafe names`",
+        (f"{_RET_T}test_zip_tricks_are_refused",),
+    ),
+    Case(
+        RETURNED,
+        "two members with one name",
+        "`… has two parts named …; refusing it`",
+        (f"{_RET_T}test_zip_tricks_are_refused",),
+    ),
+    Case(
+        RETURNED,
+        "canon text edited, removed or added in a form or tracker",
+        "`TamperedError`: `<file>: error: paragraph 12: canon text changed: expected '…', "
+        "found '…' [tampered]` (`MBO!A2: …`, `after paragraph 3: canon text removed: …`, "
+        "`MBO row mbo.2: …`); no values are returned",
+        (
+            f"{_RET_T}test_edited_canon_text_is_reported_as_tampered",
+            f"{_RET_T}test_removed_and_added_text_is_tampering_too",
+        ),
+    ),
+    Case(
+        RETURNED,
+        "canon digest edited, or canon changed since issue",
+        "`TamperedError`: `<file>: error: issued from canon sha256:… but <ID> is now sha256:…: "
+        "the canon changed since (or the file's record of it was edited); issue a new one "
+        "[stale]`",
+        (
+            f"{_RET_T}test_a_changed_digest_is_stale_never_accepted",
+            f"{_RET_T}test_verify_refuses_a_file_for_another_profile",
+        ),
+    ),
+    Case(
+        RETURNED,
+        "filled, sorted, or saved by LibreOffice",
+        "intact: the values are returned",
+        (
+            f"{_RET_T}test_filled_and_sorted_files_are_intact",
+            f"{_RET_T}test_libreoffice_saved_files_stay_intact",
+        ),
+    ),
+    Case(
+        RETURNED,
+        "random byte damage, in the zip or inside an XML part",
+        "a `PacksError` or a result, never another exception",
+        (f"{_RET_T}test_damaged_files_never_raise_anything_else",),
+    ),
+    # --- faults -----------------------------------------------------------------------------
+    Case(
+        FAULTS,
+        "build killed with SIGKILL mid-way",
+        "earlier packs intact, no partial file under a final name",
+        (f"{_BUILD_T}test_a_killed_build_leaves_only_complete_files",),
+    ),
+    Case(
+        FAULTS,
+        "full disk (a failing write or rename)",
+        "`FAILED <ID>: cannot write: No space left on device`, exit 1; the earlier pack and "
+        "file kept, no temporary left",
+        (
+            f"{_BUILD_T}test_a_failing_write_keeps_the_earlier_pack_whole",
+            f"{_BUILD_T}test_a_full_disk_leaves_the_previous_file_and_no_temporary",
+        ),
+    ),
+    Case(
+        FAULTS,
+        "`out/` not writable (a file, or under one)",
+        "`cannot write to <out>`, exit 1, no traceback",
+        (f"{_BUILD_T}test_out_not_writable_is_a_clear_error",),
+    ),
+    Case(
+        FAULTS,
+        "two builds racing on one `out/`",
+        "both finish or one refuses (`<out> is in use by another build (pid N)`); files never "
+        "interleave",
+        (
+            f"{_BUILD_T}test_two_racing_builds_never_interleave",
+            f"{_BUILD_T}test_a_second_build_on_the_same_out_refuses",
+        ),
+    ),
+    Case(
+        FAULTS,
+        "a renderer failing, or a worker dying, for one profile",
+        "`FAILED <ID>: …`, exit 1; the other packs are built, the failed one keeps its earlier "
+        "pack",
+        (
+            f"{_BUILD_T}test_a_failing_profile_is_reported_and_the_others_are_built",
+            f"{_BUILD_T}test_a_crashed_worker_fails_only_its_profile",
+        ),
+    ),
+    # --- properties -------------------------------------------------------------------------
+    Case(
+        PROPERTIES,
+        "any Unicode text in every canon field kind",
+        "TXT, JSON, DOCX and XLSX render, re-open and hold it verbatim inside its template line",
+        (
+            f"{_ANY_T}test_any_text_is_verbatim_in_every_office_format",
+            "tests/test_properties.py::test_canon_text_round_trips_through_yaml",
+        ),
+    ),
+    Case(
+        PROPERTIES,
+        "any text the handout's fonts cover (DejaVu Sans cmaps, minus what a text layer cannot "
+        "give back one to one)",
+        "the PDF renders with no WeasyPrint warning; its text layer holds it (white space "
+        "normalised)",
+        (f"{_ANY_T}test_any_covered_text_is_verbatim_in_the_pdf",),
+    ),
+    Case(
+        PROPERTIES,
+        "a character the fonts lack (漢, U+0F00)",
+        "built, exit 0: the handout shows a .notdef box, its text layer keeps the character; "
+        "DOCX, XLSX, TXT keep it; KNOWN GAP (strict xfail): `packs build` prints no warning",
+        (
+            f"{_ANY_T}test_a_character_without_a_glyph_prints_a_box_and_keeps_its_text",
+            f"{_ANY_T}test_office_formats_keep_uncovered_characters",
+            f"{_ANY_T}test_the_build_warns_about_characters_without_a_glyph",
+        ),
+    ),
+)
+
+
+def cases(family: str) -> tuple[Case, ...]:
+    return tuple(c for c in CASES if c.family == family)
