@@ -303,6 +303,7 @@ _JD_T = f"{_HERE}/test_jobdesc_files.py::"
 _RET_T = f"{_HERE}/test_returned_files.py::"
 _ANY_T = f"{_HERE}/test_any_text.py::"
 _BUILD_T = "tests/test_build.py::"
+_FAULT_T = f"{_HERE}/test_faults.py::"
 
 
 def _canon_outcome(case: CanonCase) -> str:
@@ -570,6 +571,27 @@ CASES: tuple[Case, ...] = (
         "`out/` not writable (a file, or under one)",
         "`cannot write to <out>`, exit 1, no traceback",
         (f"{_BUILD_T}test_out_not_writable_is_a_clear_error",),
+    ),
+    Case(
+        FAULTS,
+        "`out/` on a read-only file system",
+        "`cannot write to <out>: Read-only file system`, exit 1, nothing written",
+        (f"{_FAULT_T}test_a_read_only_out_folder_is_a_clear_error",),
+    ),
+    Case(
+        FAULTS,
+        "a rename failing half-way through a pack's commit",
+        "`FAILED <ID>: cannot write: …: Input/output error`, exit 1; that pack keeps whole files "
+        "and no manifest (so it is rebuilt next time), every manifest left matches its files, "
+        "no temporary stays",
+        (f"{_FAULT_T}test_a_rename_failing_mid_commit_never_leaves_a_lying_manifest",),
+    ),
+    Case(
+        FAULTS,
+        "Ctrl-C mid-build",
+        "`interrupted`, exit 130, no traceback; finished packs complete, no temporary, the next "
+        "build runs",
+        (f"{_FAULT_T}test_ctrl_c_mid_build_keeps_finished_packs_and_leaves_no_temporary",),
     ),
     Case(
         FAULTS,
