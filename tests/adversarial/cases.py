@@ -361,8 +361,8 @@ CASES: tuple[Case, ...] = (
     Case(
         CODE,
         "HTML/JS (`<script>alert(1)</script>`, `<img src=x onerror=alert(1)>`)",
-        "literal in TXT, DOCX, XLSX, the PDF text layer and the PDF's frames JSON, in every "
-        "field kind",
+        "literal in TXT, DOCX, XLSX, the PDF (pypdf and pdftotext) and the PDF's frames JSON, "
+        "in every field kind",
         (f"{_CODE_T}test_every_format_shows_the_code_literally",),
     ),
     Case(

@@ -53,7 +53,7 @@ def strings(value: Any) -> Iterator[str]:
 
 def shown_text(built: Built, fmt: str) -> str:
     """What a reader of the format sees, as one string (white space squeezed for the PDF)."""
-    data = built.data(fmt) if fmt != "json" else b""
+    data = built.data(fmt) if fmt in FORMATS else b""
     if fmt == "txt":
         return data.decode("utf-8")
     if fmt == "json":  # the frames JSON travels inside the handout
@@ -66,13 +66,15 @@ def shown_text(built: Built, fmt: str) -> str:
         return "\n".join(str(v) for v in xlsx_cells(data).values())
     if fmt == "pdf":
         return squeeze(pdf_text(data))
+    if fmt == "pdf-poppler":  # what prints inside the page, by a second extractor
+        return squeeze(poppler_text(built.file("pdf")))
     raise AssertionError(fmt)
 
 
-@pytest.mark.parametrize("fmt", [*FORMATS, "json"])
+@pytest.mark.parametrize("fmt", [*FORMATS, "json", "pdf-poppler"])
 def test_every_format_shows_the_code_literally(hostile_build: Built, fmt: str) -> None:
     shown = shown_text(hostile_build, fmt)
-    fit = squeeze if fmt == "pdf" else str
+    fit = squeeze if fmt.startswith("pdf") else str
     missing = [t for t in CODE_TEXTS if fit(t) not in shown]
     assert not missing, f"{fmt}: not shown literally: {missing}"
     skipped = NOT_PRINTED.get(fmt, set())
