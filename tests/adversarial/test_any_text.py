@@ -31,7 +31,7 @@ from pipeline.model import Components, Focus, Function, Level, Profile, ProfileF
 from pipeline.render import FORMATS
 from pipeline.render.to_json import render as render_json
 from tests.adversarial.cases import FOCUS_PATH, LEVELS, focus
-from tests.adversarial.conftest import PROFILE
+from tests.adversarial.conftest import PROFILE, LogRecords
 from tests.adversarial.support import (
     docx_paragraphs,
     pdf_text,
@@ -192,18 +192,9 @@ def pdf_alphabet() -> str:
     )
 
 
-class Warnings(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
 @pytest.fixture(scope="module")
-def weasyprint_warnings() -> Iterator[Warnings]:
-    handler = Warnings()
+def weasyprint_warnings() -> Iterator[LogRecords]:
+    handler = LogRecords()
     logger = logging.getLogger("weasyprint")
     logger.addHandler(handler)
     yield handler
@@ -226,7 +217,7 @@ def test_the_pdf_alphabet_is_broad() -> None:
 )
 @given(texts(st.text(st.sampled_from(pdf_alphabet()), min_size=1, max_size=30)))
 def test_any_covered_text_is_verbatim_in_the_pdf(
-    weasyprint_warnings: Warnings, layout: Layout, texts_: Texts
+    weasyprint_warnings: LogRecords, layout: Layout, texts_: Texts
 ) -> None:
     weasyprint_warnings.messages.clear()
     frames = compose_profile(profile_of(texts_), DIGEST)
@@ -252,7 +243,7 @@ def uncovered_canon(work: Path) -> Path:
 
 
 def test_a_character_without_a_glyph_prints_a_box_and_keeps_its_text(
-    weasyprint_warnings: Warnings, tmp_path: Path
+    weasyprint_warnings: LogRecords, tmp_path: Path
 ) -> None:
     """What happens today: the build succeeds, the page shows a .notdef box for each missing
     glyph (WeasyPrint logs it), and the text layer still holds the characters (for poppler;
@@ -275,7 +266,7 @@ def test_a_character_without_a_glyph_prints_a_box_and_keeps_its_text(
     "NullHandler; `packs build` says nothing while the handout prints boxes",
 )
 def test_the_build_warns_about_characters_without_a_glyph(
-    weasyprint_warnings: Warnings, tmp_path: Path
+    weasyprint_warnings: LogRecords, tmp_path: Path
 ) -> None:
     uncovered_canon(tmp_path)
     done = run_cli(["build", "--canon", "canon", "--out", "out", "--formats", "pdf"], tmp_path)
