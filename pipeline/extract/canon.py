@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from pipeline.diagnostics import Collector
-from pipeline.extract.nodes import Reader, line_of
+from pipeline.extract.nodes import RESERVED_NAMES, Reader, line_of
 from pipeline.extract.yamlsource import Source, parse_source, read_source
 from pipeline.model import (
     DIMENSIONS,
@@ -295,7 +295,7 @@ _DUMMY_LEVEL = Level("P1", "-", "professional")
 
 def _job_description(path: Path, display: str, problems: Collector) -> JobDescription | None:
     slug = path.stem
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.match(slug) or slug.upper() in RESERVED_NAMES:
         problems.error(
             display,
             1,
