@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -86,42 +87,50 @@ def _reader_problem(text: str, exc: yaml.reader.ReaderError) -> tuple[int, str]:
     )
 
 
+_PARSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVER = yaml.resolver.Resolver()
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
 def parse_source(source: Source, problems: Collector) -> yaml.Node | None:
-    """Compose the single YAML document of `source` into a node tree, or report why not."""
-    depth = 0
+    """Compose the single YAML document of `source` into a node tree, or report why not.
+
+    One pass over libyaml's events (PyYAML's pure-Python parser when libyaml is absent): hostile
+    constructs are refused as they are met, before anything is expanded, and the node tree is
+    built here instead of parsing the text a second time with `yaml.compose`.
+    """
+    stack: list[yaml.CollectionNode] = []
+    #: Per open mapping: the key node waiting for its value.
+    pending: list[yaml.Node | None] = []
+    root: yaml.Node | None = None
+    documents = 0
     try:
-        for event in yaml.parse(source.text, Loader=yaml.SafeLoader):
-            line = int(getattr(event.start_mark, "line", 0)) + 1
-            if isinstance(event, yaml.AliasEvent):
-                problems.error(
-                    source.path,
-                    line,
-                    f"YAML alias '*{event.anchor}' is not allowed in canon files; "
-                    "write the value out",
-                    "yaml-alias",
-                )
+        for event in yaml.parse(source.text, Loader=_PARSER):
+            start: Any = event.start_mark  # libyaml's Mark or PyYAML's: both have .line
+            end: Any = event.end_mark
+            line = int(getattr(start, "line", 0)) + 1
+            refusal = _refusal(event)
+            if refusal is not None:
+                problems.error(source.path, line, *refusal)
                 return None
-            anchor = getattr(event, "anchor", None)
-            if anchor is not None:
-                problems.error(
-                    source.path,
-                    line,
-                    f"YAML anchor '&{anchor}' is not allowed in canon files",
-                    "yaml-anchor",
-                )
-                return None
-            tag = getattr(event, "tag", None)
-            if tag is not None and not isinstance(event, yaml.DocumentStartEvent):
-                problems.error(
-                    source.path,
-                    line,
-                    f"YAML tag '{tag}' is not allowed in canon files; use plain values",
-                    "yaml-tag",
-                )
-                return None
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    problems.error(
+                        source.path,
+                        line,
+                        "malformed YAML: a canon file holds one document; remove the '---'",
+                        "yaml",
+                    )
+                    return None
+                continue
+            node: yaml.Node
+            if isinstance(event, yaml.ScalarEvent):
+                tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+                node = yaml.ScalarNode(tag, event.value, start, end, event.style)
+            elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                if len(stack) >= MAX_DEPTH:
                     problems.error(
                         source.path,
                         line,
@@ -129,17 +138,55 @@ def parse_source(source: Source, problems: Collector) -> yaml.Node | None:
                         "yaml-depth",
                     )
                     return None
+                node = (
+                    yaml.MappingNode(_MAP_TAG, [], start, end)
+                    if isinstance(event, yaml.MappingStartEvent)
+                    else yaml.SequenceNode(_SEQ_TAG, [], start, end)
+                )
             elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-        node = yaml.compose(source.text, Loader=yaml.SafeLoader)
+                stack.pop()
+                pending.pop()
+                continue
+            else:
+                continue
+            if not stack:
+                root = node
+            elif isinstance(stack[-1], yaml.MappingNode):
+                key = pending[-1]
+                if key is None:
+                    pending[-1] = node
+                else:
+                    stack[-1].value.append((key, node))
+                    pending[-1] = None
+            else:
+                stack[-1].value.append(node)
+            if isinstance(node, yaml.CollectionNode):
+                stack.append(node)
+                pending.append(None)
     except yaml.reader.ReaderError as exc:  # a character YAML refuses anywhere in the file
         problems.error(source.path, *_reader_problem(source.text, exc), "yaml")
         return None
     except yaml.YAMLError as exc:
         problems.error(source.path, _mark_line(exc), _describe(exc), "yaml")
         return None
-    if node is None:
+    if root is None:
         problems.error(
             source.path, 1, "file is empty; expected a mapping with 'canon: 1'", "schema"
         )
-    return node
+    return root
+
+
+def _refusal(event: yaml.Event) -> tuple[str, str] | None:
+    """(message, code) when an event is a construct canon files refuse."""
+    if isinstance(event, yaml.AliasEvent):
+        return (
+            f"YAML alias '*{event.anchor}' is not allowed in canon files; write the value out",
+            "yaml-alias",
+        )
+    anchor = getattr(event, "anchor", None)
+    if anchor is not None:
+        return f"YAML anchor '&{anchor}' is not allowed in canon files", "yaml-anchor"
+    tag = getattr(event, "tag", None)
+    if tag is not None and not isinstance(event, yaml.DocumentStartEvent):
+        return f"YAML tag '{tag}' is not allowed in canon files; use plain values", "yaml-tag"
+    return None

@@ -127,8 +127,8 @@ CANON_FILE_CASES: tuple[CanonCase, ...] = (
         "malformed YAML",
         {FOCUS_PATH: b"canon: 1\nfunction: {code: OPS, name: [\n"},
         (
-            f"{SHOWN}:3: error: malformed YAML: while parsing a flow node; expected the node "
-            "content, but found '<stream end>' [yaml]",
+            f"{SHOWN}:3: error: malformed YAML: while parsing a flow node; did not find "
+            "expected node content [yaml]",
         ),
     ),
     CanonCase(
