@@ -511,9 +511,11 @@ def _print_setup(ws: Any, settings: Settings, options: RenderOptions, header: st
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     for side, inches in settings.margins.items():
         setattr(ws.page_margins, side, inches)
-    header = (header or "").replace("&", "&&")
-    if header and len(header) <= HEADER_MAX:  # a header is a courtesy; never cut canon text
-        ws.oddHeader.center.text = header
+    # A header is a courtesy: never cut or alter canon text for it. `&` is Excel's code letter
+    # (escaped as `&&`), but openpyxl rewrites `&[Page]`-style names even after an escaped `&`,
+    # so a title holding `&[` gets no header rather than a wrong one.
+    if header and "&[" not in header and len(header) <= HEADER_MAX:
+        ws.oddHeader.center.text = header.replace("&", "&&")
     if settings.footer:
         ws.oddFooter.center.text = settings.footer
 

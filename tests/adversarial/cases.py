@@ -400,8 +400,8 @@ CASES: tuple[Case, ...] = (
     Case(
         CODE,
         "Excel header codes in a focus name (`R&D &P &[Page]`)",
-        "cells literal; the page header escapes `&` as `&&`; KNOWN GAP (strict xfail): openpyxl "
-        "turns `&[Page]` into `&P` inside that header",
+        "cells literal; the page header escapes `&` as `&&`, and a name holding `&[` gets no "
+        "header (openpyxl would rewrite it)",
         (f"{_CODE_T}test_xlsx_page_header_keeps_canon_text_verbatim",),
     ),
     Case(

@@ -139,11 +139,6 @@ def test_xlsx_has_no_formulas_and_no_links(hostile_build: Built) -> None:
         assert found.get(text) == "s", f"{text!r} is not a literal string cell"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN GAP: openpyxl rewrites '&[Page]' to '&P' inside the escaped page header, so a "
-    "focus name holding '&[Page]' prints as '&P' (to_xlsx._print_setup should skip such a header)",
-)
 def test_xlsx_page_header_keeps_canon_text_verbatim(hostile_build: Built) -> None:
     with zipfile.ZipFile(io.BytesIO(hostile_build.data("xlsx"))) as z:
         xml = z.read("xl/worksheets/sheet1.xml").decode("utf-8")
