@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 from pipeline.compose import compose_profile
 from pipeline.extract import load_canon
 from pipeline.extract.nodes import text_problem
+from pipeline.extract.yamlwrite import quote as quoted
 from pipeline.model import Canon, Record
 from pipeline.render.to_json import frames_json
 from pipeline.render.to_text import document_text, frames_text
@@ -62,27 +62,6 @@ def test_responsibilities_verbatim_in_text_and_json(texts: list[str]) -> None:
     smart = frames.frame("smart")
     assert smart is not None
     assert [b.heading for b in smart.blocks if isinstance(b, Record)] == texts
-
-
-#: Characters a YAML file may carry raw (PyYAML's printable set, minus the NEL line break).
-_RAW = re.compile("[\t\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def quoted(text: str) -> str:
-    """A YAML double-quoted scalar; anything outside the printable set is escaped."""
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif _RAW.match(ch) and ch not in "\u2028\u2029\ufeff":
-            out.append(ch)
-        elif ord(ch) <= 0xFF:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    return '"' + "".join(out) + '"'
 
 
 @given(CANON_TEXT, CANON_TEXT)
