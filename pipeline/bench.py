@@ -204,24 +204,48 @@ def _proc_children() -> dict[int, list[int]]:
     return children
 
 
-def _tree_memory(root: int) -> tuple[int, int, int]:
-    """(sum of PSS, sum of RSS, processes) in KiB over `root` and its descendants."""
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass
+class TreeSample:
+    pss_kib: int = 0
+    rss_kib: int = 0
+    processes: int = 0
+    #: pid -> user+system CPU seconds, as last seen.
+    cpu: dict[int, float] = field(default_factory=dict)
+
+
+def _tree_sample(root: int) -> TreeSample:
+    """Memory (PSS and RSS sums, KiB) and CPU time of `root` and all its descendants."""
     children = _proc_children()
-    todo, pss, rss, count = [root], 0, 0, 0
+    todo, sample = [root], TreeSample()
     while todo:
         pid = todo.pop()
         todo.extend(children.get(pid, ()))
         try:
             text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        count += 1
+        sample.processes += 1
+        sample.cpu[pid] = (int(stat[11]) + int(stat[12])) / _TICK
         for line in text.splitlines():
             if line.startswith("Pss:"):
-                pss += int(line.split()[1])
+                sample.pss_kib += int(line.split()[1])
             elif line.startswith("Rss:"):
-                rss += int(line.split()[1])
-    return pss, rss, count
+                sample.rss_kib += int(line.split()[1])
+    return sample
+
+
+def _busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (from /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return float("nan")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICK
 
 
 @dataclass
@@ -233,11 +257,17 @@ class Run:
     peak_pss_kib: int = 0
     peak_rss_kib: int = 0
     peak_processes: int = 0
+    #: CPU seconds used by the command's process tree (sampled; exits between samples lose <50 ms).
+    cpu: float = 0.0
+    #: CPU seconds every other process on the machine used meanwhile (contention).
+    others_cpu: float = 0.0
 
 
 def run_sampled(cmd: Sequence[str], env: dict[str, str] | None = None) -> Run:
-    """Run a command, sampling the memory of its whole process tree every 50 ms."""
-    peak = [0, 0, 0]
+    """Run a command, sampling memory and CPU of its whole process tree every 50 ms."""
+    peak = TreeSample()
+    cpu: dict[int, float] = {}
+    busy = _busy_seconds()
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd,
@@ -251,8 +281,11 @@ def run_sampled(cmd: Sequence[str], env: dict[str, str] | None = None) -> Run:
 
     def sample() -> None:
         while not stop.wait(0.05):
-            pss, rss, count = _tree_memory(proc.pid)
-            peak[0], peak[1], peak[2] = max(peak[0], pss), max(peak[1], rss), max(peak[2], count)
+            now = _tree_sample(proc.pid)
+            peak.pss_kib = max(peak.pss_kib, now.pss_kib)
+            peak.rss_kib = max(peak.rss_kib, now.rss_kib)
+            peak.processes = max(peak.processes, now.processes)
+            cpu.update(now.cpu)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -260,7 +293,19 @@ def run_sampled(cmd: Sequence[str], env: dict[str, str] | None = None) -> Run:
     seconds = time.perf_counter() - start
     stop.set()
     sampler.join()
-    return Run(seconds, proc.returncode, out, err, peak[0], peak[1], peak[2])
+    ours = sum(cpu.values())
+    others = max(0.0, _busy_seconds() - busy - ours)
+    return Run(
+        seconds,
+        proc.returncode,
+        out,
+        err,
+        peak.pss_kib,
+        peak.rss_kib,
+        peak.processes,
+        ours,
+        others,
+    )
 
 
 def _build_cmd(canon: Path, out: Path, jobs: int, *extra: str) -> list[str]:
@@ -279,8 +324,37 @@ def _build_cmd(canon: Path, out: Path, jobs: int, *extra: str) -> list[str]:
     ]
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH), "PYTHONHASHSEED": "0"}
+def _env(code: Path) -> dict[str, str]:
+    """Builds run the snapshot in `code`: the same code throughout, even while people edit."""
+    return {
+        **os.environ,
+        "SOURCE_DATE_EPOCH": str(EPOCH),
+        "PYTHONHASHSEED": "0",
+        "PYTHONPATH": str(code),
+    }
+
+
+def snapshot(work: Path) -> Path:
+    """Copy the pipeline package and its layouts into `work/code` (shadows the editable install
+    for the subprocess builds), so an edit to the tree mid-run cannot invalidate the packs."""
+    code = work / "code"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "pipeline", code / "pipeline", ignore=ignore)
+    shutil.copytree(REPO / "layouts", code / "layouts", ignore=ignore)
+    return code
+
+
+def _revision() -> str:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        done = subprocess.run(
+            ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if done.returncode == 0:
+            return done.stdout.strip()
+    return "unknown"
 
 
 def _checked(run: Run, what: str) -> Run:
@@ -549,6 +623,7 @@ def machine() -> list[tuple[str, str]]:
             "found" if ctypes.util.find_library("harfbuzz-subset") else "MISSING",
         ),
         ("LibreOffice", office),
+        ("load average at start (1/5/15 min)", " ".join(f"{x:.2f}" for x in os.getloadavg())),
     ]
 
 
@@ -657,6 +732,10 @@ def _bench(
         f"medians over {repeats} repeat{'s' if repeats != 1 else ''}, SOURCE_DATE_EPOCH={EPOCH}."
     )
     say()
+    code = snapshot(work)
+    env = _env(code)
+    say(f"Code: `{_revision()}`, copied to a snapshot that every build subprocess runs.")
+    say()
     say("## Machine")
     say()
     say.table(("what", "value"), machine())
@@ -714,7 +793,7 @@ def _bench(
     rows += [(f.name, _ms(_median(times[f.name])), _ms(first[f.name])) for f in formats]
     pack_sum = _median(compose_times) + sum(_median(times[f.name]) for f in formats)
     rows.append(("**pack (sum)**", f"**{_ms(pack_sum)}**", "–"))
-    say.table(("format", "median per profile", "first in process (incl. import)"), rows)
+    say.table(("format", "median per profile", "first render in the process (cold caches)"), rows)
 
     # Overhead over the bare library calls on the same content.
     say("## Pipeline overhead over the bare library calls")
@@ -791,44 +870,39 @@ def _bench(
     # Whole packs at --jobs 1 and --jobs 2 as a user runs them: fresh processes, imports included.
     sample_root = work / "sample"
     sample_canon = synthetic_canon(sample_root, sample)
-    walls: dict[int, list[float]] = {1: [], 2: []}
-    peaks: dict[int, int] = {1: 0, 2: 0}
+    runs: dict[int, list[Run]] = {1: [], 2: []}
     for _ in range(repeats):
         for jobs in (1, 2):
-            run = _checked(
-                run_sampled(
-                    _build_cmd(sample_canon, sample_root / f"out-{jobs}", jobs, "--force"), _env()
-                ),
-                f"build --jobs {jobs}",
-            )
-            walls[jobs].append(run.seconds)
-            peaks[jobs] = max(peaks[jobs], run.peak_pss_kib)
-    one, two = _median(walls[1]), _median(walls[2])
+            cmd = _build_cmd(sample_canon, sample_root / f"out-{jobs}", jobs, "--force")
+            runs[jobs].append(_checked(run_sampled(cmd, env), f"build --jobs {jobs}"))
+    one, two = (_median([r.seconds for r in runs[j]]) for j in (1, 2))
     say("## Whole packs (formats: " + names + ")")
     say()
     say(
         f"`packs build --force` of a {sample}-profile canon in a fresh process (imports and "
-        "worker start-up included), median wall time:"
+        "worker start-up included), medians; CPU is the build's whole process tree; 'others' is "
+        "what every other process on the machine used meanwhile, in cores (contention):"
     )
     say()
+    pack_rows = []
+    for jobs, wall in ((1, one), (2, two)):
+        cpu = _median([r.cpu for r in runs[jobs]])
+        others = _median([r.others_cpu / r.seconds for r in runs[jobs]])
+        peak = max(r.peak_pss_kib for r in runs[jobs])
+        pack_rows.append(
+            (
+                str(jobs),
+                f"{wall:.2f} s",
+                _ms(wall / sample),
+                f"{sample / wall:.2f} packs/s",
+                _ms(cpu / sample),
+                f"{others:.2f} of {os.cpu_count()}",
+                f"{peak / 1024:.0f} MiB",
+            )
+        )
     say.table(
-        ("jobs", "wall", "per pack", "throughput", "peak memory (PSS sum)"),
-        [
-            (
-                "1",
-                f"{one:.2f} s",
-                _ms(one / sample),
-                f"{sample / one:.2f} packs/s",
-                f"{peaks[1] / 1024:.0f} MiB",
-            ),
-            (
-                "2",
-                f"{two:.2f} s",
-                _ms(two / sample),
-                f"{sample / two:.2f} packs/s",
-                f"{peaks[2] / 1024:.0f} MiB",
-            ),
-        ],
+        ("jobs", "wall", "per pack", "throughput", "CPU per pack", "others", "peak PSS sum"),
+        pack_rows,
     )
     say(f"Scaling --jobs 2 / --jobs 1: **{one / two:.2f}×** throughput.")
     say()
@@ -836,9 +910,9 @@ def _bench(
     # The full canon once at the default jobs, then no-op rebuilds.
     full_out = work / "out"
     jobs = default_jobs()
-    full = _checked(run_sampled(_build_cmd(canon_dir, full_out, jobs), _env()), "full build")
+    full = _checked(run_sampled(_build_cmd(canon_dir, full_out, jobs), env), "full build")
     noops = [
-        _checked(run_sampled(_build_cmd(canon_dir, full_out, jobs), _env()), "no-op build")
+        _checked(run_sampled(_build_cmd(canon_dir, full_out, jobs), env), "no-op build")
         for _ in range(repeats)
     ]
     loader = [
@@ -847,7 +921,7 @@ def _bench(
         "import sys; from pipeline.extract import load_canon; load_canon(sys.argv[1])",
         str(canon_dir),
     ]
-    loads_fresh = [_checked(run_sampled(loader), "canon load").seconds for _ in range(repeats)]
+    loads_fresh = [_checked(run_sampled(loader, env), "canon load").seconds for _ in range(repeats)]
     say(f"## Full canon ({n} profiles, --jobs {jobs})")
     say()
     say.table(
@@ -858,11 +932,17 @@ def _bench(
                 f"{full.seconds:.1f} s ({full.seconds / n * 1000:.0f} ms per pack)",
             ),
             (
+                "CPU of the build's process tree; other processes meanwhile",
+                f"{full.cpu:.0f} s ({full.cpu / n * 1000:.0f} ms per pack); "
+                f"{full.others_cpu / full.seconds:.2f} cores busy with other work",
+            ),
+            (
                 "peak memory, whole process tree",
                 f"{full.peak_pss_kib / 1024:.0f} MiB PSS ({full.peak_rss_kib / 1024:.0f} MiB RSS "
                 f"sum; up to {full.peak_processes} processes)",
             ),
-            ("no-op rebuild (all skipped)", f"{_median([r.seconds for r in noops]):.2f} s"),
+            ("no-op rebuild", f"{_median([r.seconds for r in noops]):.2f} s"),
+            ("no-op build report", noops[-1].stdout.strip()),
             ("load the canon in a fresh process", f"{_median(loads_fresh):.2f} s"),
             ("build report", full.stdout.strip()),
         ],

@@ -11,6 +11,7 @@ import errno
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -52,6 +53,8 @@ ISO_EPOCH = "2023-11-14T22:13:20Z"
 PROBE_FAILS = "ENGR.PLATFORM."
 PROBE = Format("probe", ".probe.txt", "tests.test_build", "text/plain")
 PROBE_SLEEP = "PACKS_TEST_PROBE_SLEEP"
+#: With this form password the probe kills the worker process rendering the seed profile.
+PROBE_CRASH = "crash-the-worker"
 
 
 def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> bytes:
@@ -59,6 +62,9 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
     time.sleep(float(os.environ.get(PROBE_SLEEP, "0")))
     if options.page_size == "Letter" and frames.profile_id.startswith(PROBE_FAILS):
         raise ValueError(f"probe refuses {frames.profile_id}")
+    in_worker = multiprocessing.parent_process() is not None  # never kill pytest itself
+    if options.form_password == PROBE_CRASH and frames.profile_id == SEED_ID and in_worker:
+        os.kill(os.getpid(), signal.SIGKILL)
     return frames_text(frames.frames).encode("utf-8")
 
 
@@ -408,6 +414,30 @@ def test_a_failing_profile_is_reported_and_the_others_are_built(
     assert json.loads((out / SEED_ID / MANIFEST).read_bytes())["inputs"]["page_size"] == "Letter"
     assert check_manifests(out) == 6
     assert temps(out) == []
+
+
+def test_a_crashed_worker_fails_only_its_profile(
+    canon: Canon, layout: Layout, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    options = RenderOptions(timestamp=FIXED_EPOCH, form_password=PROBE_CRASH)
+    progress = io.StringIO()
+    report = build(
+        canon,
+        canon.profiles,
+        [FORMATS["txt"], PROBE],
+        out,
+        layout,
+        options,
+        jobs=2,
+        progress=progress,
+        max_tasks_per_child=2,
+    )
+    assert report.failed == ((SEED_ID, "worker process died (killed by SIGKILL)"),)
+    assert report.built == len(canon.profiles) - 1  # the pool replaced the dead worker
+    assert f"FAILED {SEED_ID}: worker process died" in progress.getvalue()
+    assert check_manifests(out) == len(canon.profiles) - 1
+    assert not (out / SEED_ID / MANIFEST).exists()
 
 
 def test_a_full_disk_leaves_the_previous_file_and_no_temporary(
