@@ -27,6 +27,7 @@ import functools
 import hashlib
 import io
 import json
+import logging
 import multiprocessing
 import os
 import platform
@@ -427,6 +428,8 @@ class PackResult:
     error: str | None = None
     #: Traceback of an unexpected exception (a bug), for the log.
     detail: str | None = None
+    #: What a library warned about while rendering (e.g. a character no font can draw).
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -438,9 +441,10 @@ def build_pack(job: PackJob, task: PackTask) -> PackResult:
     start = time.perf_counter()
     pid = task.profile.id
     try:
-        files = render_pack(
-            task.profile, task.digest, job.formats, job.layout, job.options, job.compose_options
-        )
+        with library_warnings() as warned:
+            files = render_pack(
+                task.profile, task.digest, job.formats, job.layout, job.options, job.compose_options
+            )
     except PacksError as exc:
         return PackResult(pid, time.perf_counter() - start, exc.report())
     except Exception as exc:
@@ -458,7 +462,36 @@ def build_pack(job: PackJob, task: PackTask) -> PackResult:
             )
     except OSError as exc:
         return PackResult(pid, time.perf_counter() - start, f"cannot write: {_os_message(exc)}")
-    return PackResult(pid, time.perf_counter() - start)
+    return PackResult(pid, time.perf_counter() - start, warnings=tuple(dict.fromkeys(warned)))
+
+
+#: Loggers of libraries whose warnings mean the output is not what the reader should get.
+WARNING_LOGGERS = ("weasyprint",)
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def library_warnings() -> Iterator[list[str]]:
+    """Collect what the rendering libraries warn about (WeasyPrint only logs a missing glyph:
+    left alone, a handout would print boxes and the build would say nothing)."""
+    messages: list[str] = []
+    handler = _Collect(messages)
+    loggers = [logging.getLogger(name) for name in WARNING_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
 
 
 def _os_message(exc: OSError) -> str:
@@ -707,6 +740,8 @@ class Progress:
         self.done += 1
         rate, eta = self._rate()
         clear = "\r\x1b[K" if self.tty else ""
+        for warning in result.warnings:
+            self._write(f"{clear}warning: {result.profile_id}: {warning}\n")
         if not result.ok:
             self._write(f"{clear}FAILED {result.profile_id}: {result.error}\n")
             if result.detail and self.tracebacks == 0:  # a bug: show the first trace in full
@@ -856,14 +891,18 @@ def build(
             results = _parallel(job, tasks, jobs, max_tasks_per_child)
         failed: list[tuple[str, str]] = []
         built = 0
+        warned = 0
         for result in results:
             report.advance(result)
+            warned += bool(result.warnings)
             if result.ok:
                 built += 1
             else:
                 failed.append((result.profile_id, result.error or "failed"))
         report.end()
         notes: list[str] = []
+        if warned:
+            notes.append(f"{warned} with warnings (see above)")
         if zip:
             notes.append(_selection_zip(out, profiles, failed, epoch))
     failed.sort()

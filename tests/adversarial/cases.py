@@ -635,7 +635,7 @@ CASES: tuple[Case, ...] = (
         PROPERTIES,
         "a character the fonts lack (漢, U+0F00)",
         "built, exit 0: the handout shows a .notdef box, its text layer keeps the character; "
-        "DOCX, XLSX, TXT keep it; KNOWN GAP (strict xfail): `packs build` prints no warning",
+        "DOCX, XLSX, TXT keep it; `packs build` prints `warning: <ID>: …` naming the character",
         (
             f"{_ANY_T}test_a_character_without_a_glyph_prints_a_box_and_keeps_its_text",
             f"{_ANY_T}test_office_formats_keep_uncovered_characters",

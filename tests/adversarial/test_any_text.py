@@ -260,11 +260,6 @@ def test_a_character_without_a_glyph_prints_a_box_and_keeps_its_text(
     weasyprint_warnings.messages.clear()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN GAP: WeasyPrint's missing-glyph warning goes to its logger, which has only a "
-    "NullHandler; `packs build` says nothing while the handout prints boxes",
-)
 def test_the_build_warns_about_characters_without_a_glyph(
     weasyprint_warnings: LogRecords, tmp_path: Path
 ) -> None:
