@@ -7,6 +7,7 @@ and slow renders can be injected in worker processes too (workers import `tests.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -596,7 +597,8 @@ def test_a_killed_build_leaves_only_complete_files(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "no pack appeared in time"
             time.sleep(0.02)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the build, its forkserver and its workers
+        with contextlib.suppress(ProcessLookupError):  # the build, its forkserver, its workers
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     time.sleep(0.2)
 
