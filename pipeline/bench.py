@@ -357,6 +357,18 @@ def _revision() -> str:
     return "unknown"
 
 
+def wait_idle(limit: float, window: float = 5.0, threshold: float = 0.15) -> bool:
+    """Wait (at most `limit` seconds) until the machine's busy CPU over `window` seconds is under
+    `threshold` cores; only this process runs meanwhile and it sleeps. True once idle."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = _busy_seconds()
+        time.sleep(window)
+        if (_busy_seconds() - before) / window < threshold:
+            return True
+    return limit <= 0
+
+
 def _checked(run: Run, what: str) -> Run:
     if run.code != 0:
         raise SystemExit(f"bench: {what} failed (exit {run.code}):\n{run.stdout}\n{run.stderr}")
@@ -697,7 +709,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, default=None, metavar="FILE", help="write the report here")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    p.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each timed build, wait up to this long for the other processes on the "
+        "machine to go quiet (a shared machine; default: do not wait)",
+    )
     return p
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one benchmark run measures."""
+
+    profiles: int
+    repeats: int
+    sample: int
+    per_format: int
+    office: bool
+    wait_idle: float
+    command: str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -707,24 +740,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     sample = max(1, min(n, args.sample or (2 if args.quick else 60)))
     per_format = max(1, min(n, args.per_format or (1 if args.quick else 20)))
     office = (not args.quick) if args.office is None else args.office
+    plan = Plan(
+        n,
+        repeats,
+        sample,
+        per_format,
+        office,
+        max(0.0, args.wait_idle),
+        " ".join(argv or sys.argv[1:]),
+    )
     say = Report()
     with _workdir(args.keep) as work:
-        _bench(say, work, n, repeats, sample, per_format, office, " ".join(argv or sys.argv[1:]))
+        _bench(say, work, plan)
     if args.out is not None:
         args.out.write_text("\n".join(say.lines) + "\n", encoding="utf-8")
     return 0
 
 
-def _bench(
-    say: Report,
-    work: Path,
-    n: int,
-    repeats: int,
-    sample: int,
-    per_format: int,
-    office: bool,
-    command: str,
-) -> None:
+def _bench(say: Report, work: Path, plan: Plan) -> None:
+    n, repeats, sample, per_format = plan.profiles, plan.repeats, plan.sample, plan.per_format
+    office, command = plan.office, plan.command
     say("# Benchmark")
     say()
     say(
@@ -874,6 +909,7 @@ def _bench(
     for _ in range(repeats):
         for jobs in (1, 2):
             cmd = _build_cmd(sample_canon, sample_root / f"out-{jobs}", jobs, "--force")
+            wait_idle(plan.wait_idle)
             runs[jobs].append(_checked(run_sampled(cmd, env), f"build --jobs {jobs}"))
     one, two = (_median([r.seconds for r in runs[j]]) for j in (1, 2))
     say("## Whole packs (formats: " + names + ")")
@@ -910,6 +946,7 @@ def _bench(
     # The full canon once at the default jobs, then no-op rebuilds.
     full_out = work / "out"
     jobs = default_jobs()
+    wait_idle(plan.wait_idle)
     full = _checked(run_sampled(_build_cmd(canon_dir, full_out, jobs), env), "full build")
     noops = [
         _checked(run_sampled(_build_cmd(canon_dir, full_out, jobs), env), "no-op build")
