@@ -291,8 +291,11 @@ def test_attachment_parses_back_into_the_frames_json(
 
 
 def test_qpdf_finds_no_errors(pdfs: dict[str, Path]) -> None:
+    """qpdf decodes every stream; the renderer compresses them itself (to_pdf.flate)."""
     for path in pdfs.values():
         run("qpdf", "--check", str(path))
+        for page in PdfReader(path).pages:
+            assert page["/Contents"].get_object()["/Filter"] == "/FlateDecode"
 
 
 def test_contents_and_bookmarks_point_at_each_frame(
