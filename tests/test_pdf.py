@@ -6,7 +6,7 @@ tags, metadata and attachment back; qpdf checks the syntax. Any WeasyPrint warni
 
 docs/handout-page1.png (the README's sample) is page 1 of the seed profile's handout, made the
 same way as the visual check: `pdftoppm -png -r 80 -f 1 -l 1 -singlefile <handout.pdf>
-docs/handout-page1`.
+docs/handout-page1`, then reduced to 64 colours with Pillow (`quantize(64)`) to stay small.
 """
 
 from __future__ import annotations
@@ -138,9 +138,11 @@ def seed_pdf(pdfs: dict[str, Path]) -> Path:
 
 
 def normalise(text: str) -> str:
-    """Undo line wrapping: soft hyphens go, a break after a hyphen joins, whitespace collapses."""
+    """Undo line wrapping: soft hyphens go, whitespace collapses, and a break after a hyphen, or
+    after a slash or en dash inside a word ("II–III/ IV"; Pango may break there), joins."""
     text = text.replace("\u00ad", "")
     text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"(?<=\S)([/–]) ", r"\1", text)
     return re.sub(r"- ", "-", text).strip()
 
 
@@ -311,6 +313,22 @@ def test_contents_and_bookmarks_point_at_each_frame(
     for frame, page in zip(seed_frames.frames, pages, strict=True):
         assert f"{frame.title} … page {page}" in first_page
         assert frame.title in texts[page - 1]
+
+
+def test_field_labels_read_before_their_text(seed_pdf: Path, seed_frames: ProfileFrames) -> None:
+    """A SMART field reads "Specific Deliver: …" in the text layer, label then text: the labels
+    are in the line, not floated out of reading order."""
+    flat = normalise(pypdf_text(seed_pdf))
+    goals = [
+        block
+        for frame in seed_frames.frames
+        for block in frame.blocks
+        if isinstance(block, Record) and block.style is RecordStyle.GOAL
+    ]
+    assert goals
+    for record in goals:
+        for field in record.fields:
+            assert normalise(f"{field.label} {line_text(field.line)}") in flat, field.key
 
 
 def test_every_page_has_header_and_footer(seed_pdf: Path, seed_frames: ProfileFrames) -> None:
