@@ -557,3 +557,50 @@ def test_unknown_page_size_is_a_located_error(
 ) -> None:
     with pytest.raises(PacksError, match=r"layout\.yaml: handout\.page_sizes has no size 'A3'"):
         to_pdf.render(seed_frames, layout, dataclasses.replace(options, page_size="A3"))
+
+
+def test_breakable_puts_invisible_break_points_only_into_long_runs() -> None:
+    brk = to_pdf.breaker(5)
+    assert brk("short words stay as they are") == "short words stay as they are"
+    assert brk("abcdefghijkl and more") == "abcde\u200bfghij\u200bkl and more"
+    assert brk("abcde\u0301fghijk") == "abcde\u0301fghi\u200bjk"  # never before a mark
+    assert brk("abcd\u200defghijk") == "abcd\u200defghi\u200bjk"  # never next to a joiner
+    assert brk(12345678) == "12345\u200b678"
+
+
+def test_a_10000_letter_word_wraps_inside_the_page(
+    canon: Canon, layout: Layout, options: RenderOptions, tmp_path: Path
+) -> None:
+    """Canon text is untrusted: one huge token wraps on the page (it never runs off the edge)
+    and costs pages, not minutes; the text layer has every letter and no U+200B."""
+    seed = canon.profile(SEED_ID)
+    assert seed is not None
+    word = ("Pneumonoultramicroscopicsilicovolcanoconiosis" * 250)[:10_000]
+    long = dataclasses.replace(seed, responsibilities=(f"See {word} first",), job_description=None)
+    frames = compose_profile(long, canon.digest(SEED_ID))
+    path = render_to(tmp_path / "long.pdf", frames, layout, options)
+    printed = poppler_text(path)  # only what lies inside the page box
+    layer = pypdf_text(path)
+    furniture = (frames.page_title, frames.profile_id)  # running header and footer lines
+
+    def body(text: str) -> str:
+        lines = text.replace("\f", "").splitlines()
+        return squeeze("".join(line for line in lines if not line.startswith(furniture)))
+
+    assert body(printed).count(word) >= 3, "clipped at the page edge"
+    assert body(layer).count(word) >= 3, "the text layer lost letters"
+    assert "\u200b" not in printed + layer
+    assert len(PdfReader(path).pages) <= 40
+
+
+def test_a_bad_long_word_setting_is_a_located_error(
+    seed_frames: ProfileFrames,
+    layout: Layout,
+    options: RenderOptions,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(to_pdf, "_TYPESETTERS", {})
+    handout = {**layout.section("handout"), "long_word": 0}
+    broken = dataclasses.replace(layout, settings={**layout.settings, "handout": handout})
+    with pytest.raises(PacksError, match=r"layout\.yaml: handout\.long_word must be a positive"):
+        to_pdf.render(seed_frames, broken, options)

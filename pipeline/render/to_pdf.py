@@ -11,8 +11,10 @@ time, about 6 % of a render, and without it nothing in the file varies between r
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +48,10 @@ PartLayout = Literal["goal", "results", "table", "group"]
 #: The frames JSON travels inside the PDF under this name.
 ATTACHMENT_NAME = "frames.json"
 #: Keys the layout's `handout` section must have (`pdf_variant` is optional: tags only).
-SETTINGS = ("template", "stylesheet", "author", "language", "page_sizes")
+SETTINGS = ("template", "stylesheet", "author", "language", "long_word", "page_sizes")
+#: An invisible break opportunity: Pango wraps there and draws no glyph, so extracted text
+#: (pdftotext, pypdf) keeps the word whole.
+ZWSP = "\u200b"
 #: zlib level for every stream (pydyf's own is 9: four times the time for 3 % less size).
 FLATE_LEVEL = 6
 
@@ -129,6 +134,44 @@ def settings(layout: Layout) -> Mapping[str, Any]:
     return conf
 
 
+def breaker(longest: int) -> Callable[[object], str]:
+    """The template filter `breakable`: break points inside runs longer than `longest` characters.
+
+    A word wider than its line runs off the page. CSS `overflow-wrap` wraps it, but WeasyPrint
+    then lays the rest of the paragraph out again for every line: 20 s or more for a
+    10,000-character token, and a little slower for every document. A zero-width space every
+    `longest` characters gives the line breaker ordinary break points instead, at no cost to
+    text without long runs. No break goes before a combining mark or next to a joiner.
+    """
+    run = re.compile(rf"\S{{{longest + 1},}}")
+
+    def split(match: re.Match[str]) -> str:
+        word = match.group()
+        out: list[str] = []
+        start = 0
+        for index in range(longest, len(word), longest):
+            if _joined(word[index - 1], word[index]):
+                continue
+            out.append(word[start:index])
+            start = index
+        out.append(word[start:])
+        return ZWSP.join(out)
+
+    def breakable(text: object) -> str:
+        return run.sub(split, str(text))
+
+    return breakable
+
+
+def _joined(before: str, after: str) -> bool:
+    """True where a break would split a grapheme (a mark, a joiner or a variation selector)."""
+    return (
+        unicodedata.category(after).startswith("M")
+        or "\u200d" in (before, after)
+        or "\ufe00" <= after <= "\ufe0f"
+    )
+
+
 def iso_time(timestamp: int | None) -> str:
     """W3C date for `dcterms.created`; None (no SOURCE_DATE_EPOCH given) is the epoch itself."""
     return moment(timestamp).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -188,6 +231,12 @@ def _typesetter(layout: Layout, page_size: str) -> Typesetter:
             f"{layout.root / 'layout.yaml'}: handout.page_sizes has no size '{page_size}' "
             f"(known: {', '.join(sizes)})"
         )
+    longest = conf["long_word"]
+    if not isinstance(longest, int) or isinstance(longest, bool) or longest < 1:
+        raise PacksError(
+            f"{layout.root / 'layout.yaml'}: handout.long_word must be a positive whole number "
+            f"of characters, not {longest!r}"
+        )
     fetcher = LayoutFetcher(layout.root)
     fonts = FontConfiguration()
     stylesheet = layout.path(str(conf["stylesheet"]))
@@ -202,6 +251,7 @@ def _typesetter(layout: Layout, page_size: str) -> Typesetter:
         keep_trailing_newline=True,
     )
     env.tests["placeholder"] = lambda s: isinstance(s, Placeholder)
+    env.filters["breakable"] = breaker(longest)
     template = env.get_template(str(conf["template"]))
     base_url = layout.root.as_uri() + "/"
     return Typesetter(template, stylesheets, fonts, fetcher, base_url, conf)
