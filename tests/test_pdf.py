@@ -604,3 +604,157 @@ def test_a_bad_long_word_setting_is_a_located_error(
     broken = dataclasses.replace(layout, settings={**layout.settings, "handout": handout})
     with pytest.raises(PacksError, match=r"layout\.yaml: handout\.long_word must be a positive"):
         to_pdf.render(seed_frames, broken, options)
+
+
+# --- fields shared by every record print once; joined placeholders share a mark ------------------
+
+
+def goal(number: int, *fields: tuple[str, tuple[Text | Placeholder, ...]]) -> Record:
+    return Record(
+        f"t.{number}",
+        number,
+        f"Goal heading {number}",
+        f"src {number}",
+        tuple(Field(f"t.{number}.{label}", label, line) for label, line in fields),
+        RecordStyle.GOAL,
+    )
+
+
+def date(key: str) -> Placeholder:
+    return Placeholder(PlaceholderKind.DATE, key, key)
+
+
+SAME = ("Same", (Text("Quoted rubric text that every goal repeats word for word."),))
+
+
+def sharing_records() -> tuple[Record, ...]:
+    """Three goals: `Same` is shared; `Differs` differs in goal 2; `Partial` is missing from
+    goal 3; `Fill` is the same words in all three but holds a placeholder."""
+    return tuple(
+        goal(
+            n,
+            SAME,
+            ("Differs", (Text("Own words of goal 2." if n == 2 else "Common words of goals."),)),
+            *([("Partial", (Text("Only goals 1 and 2 have this line."),))] if n < 3 else []),
+            ("Fill", (Text("Due "), date(f"d{n}"), Text("."))),
+        )
+        for n in (1, 2, 3)
+    )
+
+
+def test_only_fields_every_record_has_word_for_word_and_without_placeholders_are_shared() -> None:
+    records = sharing_records()
+    frames_ = (Frame("k", "Goals", "Goals", None, records),)
+    (section,) = to_pdf.sections(dataclasses.replace(_any_frames(), frames=frames_))
+    (part,) = section.parts
+    assert [f.label for f in part.shared] == ["Same"]
+    assert [f.label for f in part.own_fields(records[0])] == ["Differs", "Partial", "Fill"]
+    assert [f.label for f in part.own_fields(records[2])] == ["Differs", "Fill"]
+    # One record shares nothing with anyone; groups never share.
+    assert to_pdf.shared_fields(records[:1]) == ()
+    # A label a record has twice is not shared (which of the two would it be?).
+    doubled = dataclasses.replace(records[1], fields=(*records[1].fields, records[1].fields[0]))
+    assert [f.label for f in to_pdf.shared_fields((records[0], doubled))] == ["Partial"]
+
+
+def _any_frames() -> ProfileFrames:
+    canon = load_canon(CANON_DIR)
+    profile = canon.profile(SEED_ID)
+    assert profile is not None
+    return compose_profile(profile, canon.digest(SEED_ID))
+
+
+def test_a_table_drops_a_shared_column_and_narrows_fill_in_columns() -> None:
+    areas = tuple(
+        Record(
+            f"a.{n}",
+            n,
+            f"Area {n}",
+            "src",
+            (
+                Field(f"a.{n}.std", "Standard", (Text("One standard for all."),)),
+                Field(f"a.{n}.due", "Due", (date(f"a{n}"),)),
+            ),
+            RecordStyle.AREA,
+        )
+        for n in (1, 2)
+    )
+    frame = Frame("k", "Areas", "Areas", None, areas, ("Area", "Standard", "Due"))
+    (section,) = to_pdf.sections(dataclasses.replace(_any_frames(), frames=(frame,)))
+    (part,) = section.parts
+    assert part.columns(frame) == ("Area", "Due")
+    assert part.fill_column("Due") and not part.fill_column("Standard")
+
+
+@pytest.mark.parametrize(
+    ("line", "join", "expected"),
+    [
+        # "⟨baseline⟩ to ⟨target⟩ by ⟨date⟩": one mark, the template words inside it.
+        (
+            (Text("From "), date("b"), Text(" to "), date("t"), Text(" by "), date("d"), Text(".")),
+            4,
+            [("text", "From "), ("mark", "⟨date⟩ to ⟨date⟩ by ⟨date⟩"), ("text", ".")],
+        ),
+        # A longer joiner keeps the marks apart; join 0 joins only adjacent placeholders.
+        (
+            (date("a"), Text(" and then "), date("b"), date("c")),
+            4,
+            [("mark", "⟨date⟩"), ("text", " and then "), ("mark", "⟨date⟩⟨date⟩")],
+        ),
+        (
+            (date("a"), Text(" to "), date("b")),
+            0,
+            [("mark", "⟨date⟩"), ("text", " to "), ("mark", "⟨date⟩")],
+        ),
+        # Short text next to one placeholder only is not a joiner.
+        (
+            (Text("by "), date("a"), Text(".")),
+            4,
+            [("text", "by "), ("mark", "⟨date⟩"), ("text", ".")],
+        ),
+    ],
+)
+def test_placeholders_joined_by_a_few_template_characters_share_one_mark(
+    line: tuple[Text | Placeholder, ...], join: int, expected: list[tuple[str, str]]
+) -> None:
+    out = to_pdf.marked(line, join)
+    assert [("mark" if isinstance(s, to_pdf.Mark) else "text", s.text) for s in out] == expected
+    assert "".join(s.text for s in out) == line_text(line), "the text must not change"
+
+
+def test_shared_fields_print_once_above_their_records_and_on_the_same_page(
+    seed_frames: ProfileFrames, layout: Layout, options: RenderOptions, tmp_path: Path
+) -> None:
+    records = sharing_records()
+    # Enough records to fill a page first, so the shared block lands near a page foot.
+    filler = tuple(
+        dataclasses.replace(r, key=f"f.{r.number}", heading=f"Filler heading {r.number}")
+        for r in (goal(n, ("Filler", (Text(f"Filler line {n}. " * 6),))) for n in range(1, 13))
+    )
+    frames = dataclasses.replace(
+        seed_frames,
+        frames=(
+            Frame("filler", "Filler", "Filler", None, filler),
+            Frame("k", "Goals", "Goals", "Intro of goals.", records),
+        ),
+    )
+    path = render_to(tmp_path / "shared.pdf", frames, layout, options)
+    flat = normalise(pypdf_text(path))
+    same = normalise(f"{SAME[0]} {line_text(SAME[1])}")
+    assert flat.count(line_text(SAME[1])) == 1
+    assert flat.index("The same for all 3 below:") < flat.index(same) < flat.index("Goal heading 1")
+    assert flat.count("Common words of goals.") == 2 and flat.count("Own words of goal 2.") == 1
+    assert flat.count("Only goals 1 and 2 have this line.") == 2
+    assert flat.count("Due ⟨date⟩.") == 3
+    pages = [normalise(text) for text in page_texts(path)]
+    (page,) = [text for text in pages if "The same for all 3 below:" in text]
+    assert "Goal heading 1" in page, "the shared block was left alone at the foot of a page"
+
+
+def test_seed_shared_blocks_stay_with_their_first_record(seed_pdf: Path) -> None:
+    pages = [normalise(text) for text in page_texts(seed_pdf)]
+    marks = [text for text in pages if "The same for all" in text]
+    assert len(marks) >= 2, "SMART (Achievable, Relevant) and MBO (Standard) share fields"
+    for text in marks:
+        tail = text[text.rindex("The same for all") :]
+        assert re.search(r"(^| )1\. ", tail), f"shared block without its first record: {tail!r}"

@@ -35,11 +35,14 @@ from pipeline.model import (
     Field,
     Frame,
     Group,
+    Line,
     Placeholder,
     ProfileFrames,
     Record,
     RecordStyle,
     Segment,
+    Text,
+    placeholders,
 )
 from pipeline.render.to_json import frames_json
 
@@ -48,7 +51,15 @@ PartLayout = Literal["goal", "results", "table", "group"]
 #: The frames JSON travels inside the PDF under this name.
 ATTACHMENT_NAME = "frames.json"
 #: Keys the layout's `handout` section must have (`pdf_variant` is optional: tags only).
-SETTINGS = ("template", "stylesheet", "author", "language", "long_word", "page_sizes")
+SETTINGS = (
+    "template",
+    "stylesheet",
+    "author",
+    "language",
+    "long_word",
+    "mark_join",
+    "page_sizes",
+)
 #: An invisible break opportunity: Pango wraps there and draws no glyph, so extracted text
 #: (pdftotext, pypdf) keeps the word whole.
 ZWSP = "\u200b"
@@ -77,10 +88,88 @@ def part_layout(block: Block) -> PartLayout:
 
 @dataclass(frozen=True)
 class Part:
-    """Consecutive blocks drawn alike (consecutive area records make one table)."""
+    """Consecutive blocks drawn alike (consecutive area records make one table).
+
+    `shared` are the fields that every record of the part has word for word, with nothing to
+    fill in (a SMART goal's "Achievable" quotes the level's rubric in every goal): the template
+    may print them once, before the records, instead of once per record. A field that one record
+    lacks, words differently or carries a placeholder in is never shared, so a record's own
+    fill-in slots stay with it and nothing is attached to a record that does not have it.
+    """
 
     layout: PartLayout
     blocks: tuple[Block, ...]
+    shared: tuple[Field, ...] = ()
+
+    def own_fields(self, record: Record) -> tuple[Field, ...]:
+        """The fields of `record` that are not shared, in their order."""
+        labels = {f.label for f in self.shared}
+        return tuple(f for f in record.fields if f.label not in labels)
+
+    def columns(self, frame: Frame) -> tuple[str, ...]:
+        """The table columns left once shared fields are printed above the table."""
+        labels = {f.label for f in self.shared}
+        return frame.columns[:1] + tuple(c for c in frame.columns[1:] if c not in labels)
+
+    def fill_column(self, column: str) -> bool:
+        """True if every cell under `column` holds only placeholders (a narrow fill-in column)."""
+        lines = [
+            next((f.line for f in block.fields if f.label == column), ())
+            for block in self.blocks
+            if isinstance(block, Record)
+        ]
+        return bool(lines) and all(
+            line and all(isinstance(s, Placeholder) for s in line) for line in lines
+        )
+
+
+def shared_fields(blocks: tuple[Block, ...]) -> tuple[Field, ...]:
+    """The fields every record of `blocks` has with the same label and the same words, in the
+    first record's order; none for fewer than two records, for groups, or for any line that
+    holds a placeholder."""
+    records = [b for b in blocks if isinstance(b, Record)]
+    if len(records) < 2 or len(records) != len(blocks):
+        return ()
+
+    def lines(record: Record, label: str) -> list[Line]:
+        return [f.line for f in record.fields if f.label == label]
+
+    return tuple(
+        field
+        for field in records[0].fields
+        if not placeholders(field.line)
+        and all(lines(record, field.label) == [field.line] for record in records)
+    )
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A run of a line printed as one fill-in mark: placeholders, and the short template words
+    joining them ("⟨baseline⟩ to ⟨target⟩ by ⟨date⟩")."""
+
+    text: str
+
+
+def marked(line: Line, join: int) -> tuple[Text | Mark, ...]:
+    """`line` as plain text and fill-in marks, for the template's `line` macro.
+
+    Placeholders next to each other, or joined by a template text of at most `join` characters,
+    make one mark: every mark is an inline box, and each box costs WeasyPrint a text layout, so
+    "from ⟨baseline⟩ to ⟨target⟩ by ⟨date⟩" is 2 boxes, not 6. The text is unchanged.
+    """
+    out: list[Text | Mark] = []
+    for segment in line:
+        if isinstance(segment, Placeholder):
+            if out and isinstance(out[-1], Mark):
+                out[-1] = Mark(out[-1].text + segment.token)
+            elif len(out) >= 2 and isinstance(out[-2], Mark) and len(out[-1].text) <= join:
+                joiner = out.pop()
+                out[-1] = Mark(out[-1].text + joiner.text + segment.token)
+            else:
+                out.append(Mark(segment.token))
+        else:
+            out.append(Text(segment.text))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -100,16 +189,17 @@ class Section:
 def sections(frames: ProfileFrames) -> tuple[Section, ...]:
     out = []
     for index, frame in enumerate(frames.frames, 1):
-        parts: list[Part] = []
+        runs: list[tuple[PartLayout, tuple[Block, ...]]] = []
         for block in frame.blocks:
             layout = part_layout(block)
             if layout == "table":
                 check_columns(frame, block)
-            if parts and parts[-1].layout == layout:
-                parts[-1] = Part(layout, (*parts[-1].blocks, block))
+            if runs and runs[-1][0] == layout:
+                runs[-1] = (layout, (*runs[-1][1], block))
             else:
-                parts.append(Part(layout, (block,)))
-        out.append(Section(frame, f"frame-{index}", tuple(parts)))
+                runs.append((layout, (block,)))
+        parts = tuple(Part(layout, blocks, shared_fields(blocks)) for layout, blocks in runs)
+        out.append(Section(frame, f"frame-{index}", parts))
     return tuple(out)
 
 
@@ -231,12 +321,8 @@ def _typesetter(layout: Layout, page_size: str) -> Typesetter:
             f"{layout.root / 'layout.yaml'}: handout.page_sizes has no size '{page_size}' "
             f"(known: {', '.join(sizes)})"
         )
-    longest = conf["long_word"]
-    if not isinstance(longest, int) or isinstance(longest, bool) or longest < 1:
-        raise PacksError(
-            f"{layout.root / 'layout.yaml'}: handout.long_word must be a positive whole number "
-            f"of characters, not {longest!r}"
-        )
+    longest = _count(layout, conf, "long_word", 1, "a positive")
+    join = _count(layout, conf, "mark_join", 0, "a")
     fetcher = LayoutFetcher(layout.root)
     fonts = FontConfiguration()
     stylesheet = layout.path(str(conf["stylesheet"]))
@@ -250,11 +336,23 @@ def _typesetter(layout: Layout, page_size: str) -> Typesetter:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    env.tests["placeholder"] = lambda s: isinstance(s, Placeholder)
     env.filters["breakable"] = breaker(longest)
+    env.filters["marked"] = lambda line: marked(line, join)
+    env.tests["mark"] = lambda s: isinstance(s, Mark)
     template = env.get_template(str(conf["template"]))
     base_url = layout.root.as_uri() + "/"
     return Typesetter(template, stylesheets, fonts, fetcher, base_url, conf)
+
+
+def _count(layout: Layout, conf: Mapping[str, Any], key: str, least: int, what: str) -> int:
+    """A whole number of characters from the layout's `handout` section, at least `least`."""
+    value = conf[key]
+    if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        raise PacksError(
+            f"{layout.root / 'layout.yaml'}: handout.{key} must be {what} whole number "
+            f"of characters, not {value!r}"
+        )
+    return value
 
 
 def html(frames: ProfileFrames, typeset: Typesetter, options: RenderOptions) -> str:
