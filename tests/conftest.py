@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def accept(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--accept")) or bool(os.environ.get("ACCEPT_GOLDEN"))
+
+
+class WarningLog(logging.Handler):
+    """What a library logged at WARNING or above while installed (see `warnings_of`)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.levelname}: {record.getMessage()}")
+
+    def take(self) -> list[str]:
+        """The messages so far, emptying the log."""
+        out, self.messages = self.messages, []
+        return out
+
+
+@contextlib.contextmanager
+def warnings_of(logger_name: str = "weasyprint") -> Iterator[WarningLog]:
+    """Collect a library's warnings: WeasyPrint only logs a missing glyph or refused fetch."""
+    handler = WarningLog()
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)

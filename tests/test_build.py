@@ -379,13 +379,9 @@ def test_dropping_a_format_removes_its_file_from_the_pack(
 # --- failures -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_a_failing_profile_is_reported_and_the_others_are_built(
-    jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setitem(FORMATS, PROBE.name, PROBE)
-    out = tmp_path / "out"
-    argv = [
+def probe_build(out: Path, jobs: int) -> list[str]:
+    """CLI arguments of a build of the bundled canon as text and the probe format."""
+    return [
         "build",
         "--canon",
         str(CANON_DIR),
@@ -396,6 +392,15 @@ def test_a_failing_profile_is_reported_and_the_others_are_built(
         "--jobs",
         str(jobs),
     ]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_failing_profile_is_reported_and_the_others_are_built(
+    jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(FORMATS, PROBE.name, PROBE)
+    out = tmp_path / "out"
+    argv = probe_build(out, jobs)
     stdout = io.StringIO()
     assert main(argv, out=stdout) == 0
     good = (out / "ENGR.PLATFORM.P2" / MANIFEST).read_bytes()
@@ -521,20 +526,7 @@ def _env(**extra: str) -> dict[str, str]:
 def test_two_racing_builds_never_interleave(tmp_path: Path) -> None:
     out = tmp_path / "out"
     script = "import sys, tests.test_build as t; sys.exit(t.cli_with_probe(sys.argv[1:]))"
-    argv = [
-        sys.executable,
-        "-c",
-        script,
-        "build",
-        "--canon",
-        str(CANON_DIR),
-        "--out",
-        str(out),
-        "--formats",
-        "txt,probe",
-        "--jobs",
-        "1",
-    ]
+    argv = [sys.executable, "-c", script, *probe_build(out, 1)]
     procs = [
         subprocess.Popen(
             argv,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import logging
 import re
 import shutil
 import subprocess
@@ -46,7 +45,7 @@ from pipeline.model import (
 )
 from pipeline.render import get_format, to_pdf
 from pipeline.render.to_json import frames_json
-from tests.conftest import CANON_DIR, SEED_ID
+from tests.conftest import CANON_DIR, SEED_ID, WarningLog, warnings_of
 
 PROFILE_IDS = [p.id for p in load_canon(CANON_DIR).profiles]
 TOKENS = tuple(kind.token for kind in PlaceholderKind)
@@ -78,32 +77,15 @@ def run(*cmd: str) -> str:
 # --- WeasyPrint's logger: any WARNING or ERROR fails the test -----------------------------------
 
 
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def take(self) -> list[str]:
-        out = [f"{r.levelname}: {r.getMessage()}" for r in self.records]
-        self.records.clear()
-        return out
-
-
 @pytest.fixture(scope="module")
-def weasyprint_log() -> Iterator[Records]:
+def weasyprint_log() -> Iterator[WarningLog]:
     """Installed before any render of this module (module fixtures render once, up front)."""
-    handler = Records()
-    logger = logging.getLogger("weasyprint")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
+    with warnings_of("weasyprint") as handler:
+        yield handler
 
 
 @pytest.fixture(autouse=True)
-def no_weasyprint_warnings(weasyprint_log: Records) -> Iterator[None]:
+def no_weasyprint_warnings(weasyprint_log: WarningLog) -> Iterator[None]:
     assert weasyprint_log.take() == [], "WeasyPrint logged while rendering a module fixture"
     yield
     assert weasyprint_log.take() == [], "WeasyPrint logged a warning or error"
@@ -119,7 +101,7 @@ def render_to(path: Path, frames: ProfileFrames, layout: Layout, options: Render
 
 @pytest.fixture(scope="module")
 def pdfs(
-    weasyprint_log: Records,
+    weasyprint_log: WarningLog,
     all_frames: dict[str, ProfileFrames],
     layout: Layout,
     options: RenderOptions,
@@ -444,7 +426,7 @@ def test_hostile_canon_text_prints_literally_and_fetches_nothing(
 
 
 def test_fetcher_refuses_everything_outside_the_layout(
-    layout: Layout, weasyprint_log: Records
+    layout: Layout, weasyprint_log: WarningLog
 ) -> None:
     fetcher = to_pdf.LayoutFetcher(layout.root)
     inside = layout.path("handout.css")
@@ -474,7 +456,7 @@ def test_fetcher_refuses_everything_outside_the_layout(
     assert len(logged) == 2 and all("outside the layout" in m or "only files" in m for m in logged)
 
 
-def test_a_missing_glyph_would_fail_these_tests(weasyprint_log: Records, layout: Layout) -> None:
+def test_a_missing_glyph_would_fail_these_tests(weasyprint_log: WarningLog, layout: Layout) -> None:
     """The log guard works: a code point DejaVu lacks (Tibetan U+0F00) is logged as a warning."""
     from weasyprint import HTML
 

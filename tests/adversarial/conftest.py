@@ -6,7 +6,6 @@ LibreOffice is slow to start, so every office file these modules want printed go
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from pipeline.extract.yamlwrite import quote
 from pipeline.render import FORMATS, to_pdf
 from tests.adversarial.support import environment, run_cli, write_tree
-from tests.conftest import FIXED_EPOCH, Converter
+from tests.conftest import FIXED_EPOCH, Converter, warnings_of
 
 PROFILE = "OPS.TEST.M4"
 
@@ -122,15 +121,6 @@ class RecordingFetcher(to_pdf.LayoutFetcher):
         return super().fetch(url, headers)
 
 
-class LogRecords(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(f"{record.levelname}: {record.getMessage()}")
-
-
 @dataclass
 class Built:
     """A pack built by `packs build`, with what WeasyPrint fetched and logged meanwhile."""
@@ -148,17 +138,15 @@ class Built:
 
 def build_recorded(canon: Path, cwd: Path) -> Built:
     """`packs build` (one job, so in this process) with the PDF fetcher and logger observed."""
-    handler = LogRecords()
-    logger = logging.getLogger("weasyprint")
     RecordingFetcher.calls = []
-    with pytest.MonkeyPatch.context() as mp, environment(SOURCE_DATE_EPOCH=str(FIXED_EPOCH)):
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        environment(SOURCE_DATE_EPOCH=str(FIXED_EPOCH)),
+        warnings_of("weasyprint") as handler,
+    ):
         mp.setattr(to_pdf, "LayoutFetcher", RecordingFetcher)
         mp.setattr(to_pdf, "_TYPESETTERS", {})  # a fresh typesetter takes the recording fetcher
-        logger.addHandler(handler)
-        try:
-            done = run_cli(["build", "--canon", str(canon), "--out", "out", "--jobs", "1"], cwd)
-        finally:
-            logger.removeHandler(handler)
+        done = run_cli(["build", "--canon", str(canon), "--out", "out", "--jobs", "1"], cwd)
     assert done.code == 0, done.err
     assert "Traceback" not in done.err
     return Built(cwd / "out" / PROFILE, list(RecordingFetcher.calls), handler.messages)

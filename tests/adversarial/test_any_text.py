@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import shutil
 import subprocess
 import unicodedata
@@ -31,7 +30,7 @@ from pipeline.model import Components, Focus, Function, Level, Profile, ProfileF
 from pipeline.render import FORMATS
 from pipeline.render.to_json import render as render_json
 from tests.adversarial.cases import FOCUS_PATH, LEVELS, focus
-from tests.adversarial.conftest import PROFILE, LogRecords
+from tests.adversarial.conftest import PROFILE
 from tests.adversarial.support import (
     docx_paragraphs,
     pdf_text,
@@ -41,7 +40,7 @@ from tests.adversarial.support import (
     write_tree,
     xlsx_cells,
 )
-from tests.conftest import FIXED_EPOCH
+from tests.conftest import FIXED_EPOCH, WarningLog, warnings_of
 from tests.test_properties import CANON_TEXT
 
 OPTIONS = RenderOptions(timestamp=FIXED_EPOCH)
@@ -193,12 +192,9 @@ def pdf_alphabet() -> str:
 
 
 @pytest.fixture(scope="module")
-def weasyprint_warnings() -> Iterator[LogRecords]:
-    handler = LogRecords()
-    logger = logging.getLogger("weasyprint")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
+def weasyprint_warnings() -> Iterator[WarningLog]:
+    with warnings_of("weasyprint") as handler:
+        yield handler
 
 
 def test_the_pdf_alphabet_is_broad() -> None:
@@ -217,7 +213,7 @@ def test_the_pdf_alphabet_is_broad() -> None:
 )
 @given(texts(st.text(st.sampled_from(pdf_alphabet()), min_size=1, max_size=30)))
 def test_any_covered_text_is_verbatim_in_the_pdf(
-    weasyprint_warnings: LogRecords, layout: Layout, texts_: Texts
+    weasyprint_warnings: WarningLog, layout: Layout, texts_: Texts
 ) -> None:
     weasyprint_warnings.messages.clear()
     frames = compose_profile(profile_of(texts_), DIGEST)
@@ -243,7 +239,7 @@ def uncovered_canon(work: Path) -> Path:
 
 
 def test_a_character_without_a_glyph_prints_a_box_and_keeps_its_text(
-    weasyprint_warnings: LogRecords, tmp_path: Path
+    weasyprint_warnings: WarningLog, tmp_path: Path
 ) -> None:
     """What happens today: the build succeeds, the page shows a .notdef box for each missing
     glyph (WeasyPrint logs it), and the text layer still holds the characters (for poppler;
@@ -261,7 +257,7 @@ def test_a_character_without_a_glyph_prints_a_box_and_keeps_its_text(
 
 
 def test_the_build_warns_about_characters_without_a_glyph(
-    weasyprint_warnings: LogRecords, tmp_path: Path
+    weasyprint_warnings: WarningLog, tmp_path: Path
 ) -> None:
     uncovered_canon(tmp_path)
     done = run_cli(["build", "--canon", "canon", "--out", "out", "--formats", "pdf"], tmp_path)
