@@ -10,8 +10,9 @@ Run with any Python 3.11+ (``python3 tasks.py COMMAND``), from any directory:
                  holds the sha256 of pyproject.toml and the venv can import ``pipeline``).
   build [ARGS]   setup (runtime packages only), then ``python -m pipeline build --out out ARGS``.
                  SOURCE_DATE_EPOCH defaults to the committer time of HEAD, for reproducible packs.
-  test [ARGS]    setup, then ``ruff check``, ``mypy`` and ``pytest ARGS``; stops at the first
-                 failure and returns its exit code. pytest collecting no test (exit 5) fails.
+  test [ARGS]    setup, then ``ruff check``, ``ruff format --check``, ``mypy`` and
+                 ``pytest ARGS``; stops at the first failure and returns its exit code.
+                 pytest collecting no test (exit 5) fails.
                  PYTHONHASHSEED=0; with CI set, HYPOTHESIS_PROFILE=ci.
   bench [ARGS]   setup, then ``python -m pipeline.bench ARGS``.
   fuzz [ARGS]    setup, then pytest on tests/ with HYPOTHESIS_PROFILE=fuzz and -m "not office".
@@ -281,7 +282,12 @@ def check_env(profile: str | None = None) -> dict[str, str]:
 def cmd_test(extra: list[str]) -> int:
     setup()
     env = check_env()
-    for step in ([venv_exe("ruff"), "check", "pipeline", "tests", "tasks.py"], [venv_exe("mypy")]):
+    sources = ["pipeline", "tests", "tasks.py"]
+    for step in (
+        [venv_exe("ruff"), "check", *sources],
+        [venv_exe("ruff"), "format", "--check", *sources],
+        [venv_exe("mypy")],
+    ):
         code = run(step, env, check=False)
         if code != 0:
             return code

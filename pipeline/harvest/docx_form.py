@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from pipeline.diagnostics import PacksError
 from pipeline.harvest.package import Package, PackageKind, open_package

@@ -66,7 +66,14 @@ def check_package(data: bytes) -> None:
 #: What openpyxl raises on XML it cannot make sense of. It parses sheets lazily, while rows are
 #: read, so these can come from any read of a returned workbook, not only from opening it.
 PARSE_ERRORS = (
-    SyntaxError, ValueError, TypeError, KeyError, IndexError, OSError, EOFError, BadZipFile
+    SyntaxError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OSError,
+    EOFError,
+    BadZipFile,
 )
 
 

@@ -36,8 +36,18 @@ FORMATS: dict[str, Format] = {
     for f in (
         Format("txt", ".goal-templates.txt", "pipeline.render.to_text", "text/plain"),
         Format("pdf", ".handout.pdf", "pipeline.render.to_pdf", "application/pdf"),
-        Format("xlsx", ".mbo-tracker.xlsx", "pipeline.render.to_xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),  # noqa: E501
-        Format("docx", ".review-form.docx", "pipeline.render.to_docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),  # noqa: E501
+        Format(
+            "xlsx",
+            ".mbo-tracker.xlsx",
+            "pipeline.render.to_xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        Format(
+            "docx",
+            ".review-form.docx",
+            "pipeline.render.to_docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
     )
 }
 

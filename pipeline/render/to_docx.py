@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias, assert_never
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from pipeline.diagnostics import PacksError
 from pipeline.layout import Layout, RenderOptions
