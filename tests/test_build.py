@@ -14,6 +14,7 @@ import io
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -656,10 +657,21 @@ def test_report_line_sets_the_exit_code() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.office
 def test_bench_quick_smoke(tmp_path: Path) -> None:
+    """A quick run through every section, the LibreOffice route included where it exists."""
     report = tmp_path / "bench.md"
+    office = shutil.which("soffice") is not None or shutil.which("libreoffice") is not None
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.bench", "--quick", "--out", str(report)],
+        [
+            sys.executable,
+            "-m",
+            "pipeline.bench",
+            "--quick",
+            "--office" if office else "--no-office",
+            "--out",
+            str(report),
+        ],
         cwd=REPO,
         env=_env(),
         capture_output=True,
@@ -677,3 +689,10 @@ def test_bench_quick_smoke(tmp_path: Path) -> None:
         assert heading in text
     assert "Scaling --jobs 2 / --jobs 1" in text
     assert "no-op rebuild" in text
+    if office:
+        route = text[text.index("## Versus the docxtpl route") :]
+        for row in ("docxtpl-style", "--formats docx,pdf --jobs 1", "CPU per pack"):
+            assert row in route
+        assert re.search(r"wall per pack \*\*\d+\.\d\d×\*\*", route), route
+    else:
+        assert "Not measured (--no-office or --quick)." in text
