@@ -249,6 +249,11 @@ def placeholders(line: Line) -> tuple[Placeholder, ...]:
     return tuple(s for s in line if isinstance(s, Placeholder))
 
 
+def only_placeholders(line: Line) -> bool:
+    """True for a line that is nothing but fill-in fields (an MBO "Target" or "Due" cell)."""
+    return bool(line) and all(isinstance(s, Placeholder) for s in line)
+
+
 @dataclass(frozen=True)
 class Field:
     """One labelled line of a record (e.g. `Specific`, `KR2`, `Standard`, `Due`)."""

@@ -42,6 +42,7 @@ from pipeline.model import (
     RecordStyle,
     Segment,
     Text,
+    only_placeholders,
     placeholders,
 )
 from pipeline.render.to_json import frames_json
@@ -118,9 +119,7 @@ class Part:
             for block in self.blocks
             if isinstance(block, Record)
         ]
-        return bool(lines) and all(
-            line and all(isinstance(s, Placeholder) for s in line) for line in lines
-        )
+        return bool(lines) and all(only_placeholders(line) for line in lines)
 
 
 def shared_fields(blocks: tuple[Block, ...]) -> tuple[Field, ...]:

@@ -60,6 +60,7 @@ from pipeline.model import (
     Record,
     RecordStyle,
     line_text,
+    only_placeholders,
     placeholders,
 )
 
@@ -275,10 +276,6 @@ class SheetPlan:
     rows: tuple[Row, ...]
 
 
-def _is_pure_placeholder(line: Line) -> bool:
-    return bool(line) and all(isinstance(s, Placeholder) for s in line)
-
-
 def _spec_for(settings: Settings, kind: PlaceholderKind) -> InputSpec:
     for spec in settings.inputs:
         if spec.placeholder is kind:
@@ -311,7 +308,7 @@ def _area_plan(name: str, frame: Frame, records: Sequence[Record], settings: Set
     pure = {
         label
         for label in labels
-        if all(_is_pure_placeholder(f.line) for r in records for f in r.fields if f.label == label)
+        if all(only_placeholders(f.line) for r in records for f in r.fields if f.label == label)
         and any(f.label == label for r in records for f in r.fields)
     }
     text_labels = [label for label in labels if label not in pure and label != heading]
