@@ -22,13 +22,15 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 from pypdf import PdfReader
 
 from pipeline.compose import compose_profile
 from pipeline.diagnostics import PacksError
 from pipeline.extract import load_canon
-from pipeline.layout import Layout, RenderOptions
+from pipeline.layout import Layout, RenderOptions, load_layout
 from pipeline.model import (
     Canon,
     Field,
@@ -46,6 +48,7 @@ from pipeline.model import (
 from pipeline.render import get_format, to_pdf
 from pipeline.render.to_json import frames_json
 from tests.conftest import CANON_DIR, SEED_ID, WarningLog, warnings_of
+from tests.test_properties import CANON_TEXT
 
 PROFILE_IDS = [p.id for p in load_canon(CANON_DIR).profiles]
 TOKENS = tuple(kind.token for kind in PlaceholderKind)
@@ -740,3 +743,104 @@ def test_seed_shared_blocks_stay_with_their_first_record(seed_pdf: Path) -> None
     for text in marks:
         tail = text[text.rindex("The same for all") :]
         assert re.search(r"(^| )1\. ", tail), f"shared block without its first record: {tail!r}"
+
+
+# --- the default layout's markup is read as XHTML: same tree and bytes as the HTML reading --------
+
+
+def as_html(layout: Layout) -> Layout:
+    """The same layout, its handout read by WeasyPrint's HTML5 parser."""
+    handout = {**layout.section("handout"), "markup": "html"}
+    return dataclasses.replace(layout, settings={**layout.settings, "handout": handout})
+
+
+def test_the_default_layout_is_read_as_xhtml(layout: Layout, options: RenderOptions) -> None:
+    assert to_pdf.typesetter(layout, options.page_size).markup == "xhtml"
+    assert to_pdf.typesetter(as_html(layout), options.page_size).markup == "html"
+
+
+def awkward_frames(frames: ProfileFrames) -> ProfileFrames:
+    """Line breaks, tabs and CRs in what the template prints as attribute values and as text."""
+    awkward = "Line one\nline\ttwo\r\nthree\rfour <b>&amp;</b> \"q\" 'a'"
+    return dataclasses.replace(
+        frames, page_title=awkward, breadcrumb=awkward, document_title=awkward, intro=awkward
+    )
+
+
+@pytest.mark.parametrize("profile_id", [*PROFILE_IDS, "awkward"])
+def test_xhtml_and_html_readings_give_the_same_bytes(
+    profile_id: str,
+    pdfs: dict[str, Path],
+    all_frames: dict[str, ProfileFrames],
+    layout: Layout,
+    options: RenderOptions,
+) -> None:
+    if profile_id == "awkward":
+        frames = awkward_frames(all_frames[SEED_ID])
+        xhtml = to_pdf.render(frames, layout, options)
+    else:
+        frames, xhtml = all_frames[profile_id], pdfs[profile_id].read_bytes()
+    assert to_pdf.render(frames, as_html(layout), options) == xhtml
+
+
+def tree_dump(root: object) -> list[tuple[object, ...]]:
+    """Elements in document order with attributes and text; whitespace-only text is dropped
+    (both parsers keep or drop it between elements, and layout collapses it)."""
+
+    def text(value: str | None) -> str | None:
+        return value if value and value.strip(" \t\n\r\f") else None
+
+    return [
+        (element.tag, sorted(element.attrib.items()), text(element.text), text(element.tail))
+        for element in root.iter()  # type: ignore[attr-defined]
+    ]
+
+
+@given(CANON_TEXT, st.lists(CANON_TEXT, min_size=1, max_size=4))
+def test_any_canon_text_parses_the_same_as_xhtml_and_as_html(
+    title: str, responsibilities: list[str]
+) -> None:
+    import tinyhtml5
+
+    layout = load_layout("default")
+    typeset = to_pdf.typesetter(layout, "A4")
+    profile = load_canon(CANON_DIR).profile(SEED_ID)
+    assert profile is not None
+    frames = compose_profile(
+        dataclasses.replace(profile, responsibilities=tuple(responsibilities)), "sha256:" + "0" * 64
+    )
+    frames = dataclasses.replace(frames, page_title=title, breadcrumb=title, document_title=title)
+    markup = to_pdf.html(frames, typeset, RenderOptions(page_size="A4", timestamp=0))
+    as_xhtml = to_pdf.parse_xhtml(markup, "handout.html.j2")
+    as_html5 = tinyhtml5.parse(markup, namespace_html_elements=False)
+    assert tree_dump(as_xhtml) == tree_dump(as_html5)
+
+
+def test_a_template_that_is_not_well_formed_is_a_located_error(
+    layout: Layout, options: RenderOptions, seed_frames: ProfileFrames, tmp_path: Path
+) -> None:
+    shutil.copytree(layout.root, tmp_path / "loose")
+    template = tmp_path / "loose" / "handout.html.j2"
+    template.write_text(
+        template.read_text().replace('<meta charset="utf-8" />', '<meta charset="utf-8">')
+    )
+    loose = dataclasses.replace(layout, root=tmp_path / "loose")
+    with pytest.raises(
+        PacksError,
+        match=r"handout\.html\.j2: renders markup that is not well-formed XHTML: mismatched "
+        r"tag at line \d+, column \d+ of the markup \('</head>'\); close every element",
+    ):
+        to_pdf.render(seed_frames, loose, options)
+    # Read as HTML, the same template renders.
+    assert to_pdf.render(seed_frames, as_html(loose), options).startswith(b"%PDF-")
+
+
+def test_an_unknown_markup_setting_is_a_located_error(
+    layout: Layout, options: RenderOptions, seed_frames: ProfileFrames
+) -> None:
+    handout = {**layout.section("handout"), "markup": "sgml"}
+    broken = dataclasses.replace(layout, settings={**layout.settings, "handout": handout})
+    with pytest.raises(
+        PacksError, match=r"layout\.yaml: handout\.markup must be one of html, xhtml, not 'sgml'"
+    ):
+        to_pdf.render(seed_frames, broken, options)
