@@ -29,6 +29,7 @@ import io
 import json
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import platform
 import signal
@@ -520,6 +521,25 @@ class _Slot:
     done: int = 0
 
 
+def _worker_context(formats: Sequence[Format]) -> Any:
+    """The forkserver context, its server importing this module and the renderers once."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["pipeline.build", *sorted({f.module for f in formats})])
+    return ctx
+
+
+def start_workers_early(formats: Sequence[Format]) -> None:
+    """Launch the forkserver now, before the canon is read.
+
+    Its imports (WeasyPrint, python-docx, openpyxl: about 0.7 s) then run on another core while
+    this process reads the canon and checks which packs are current, instead of after. A build
+    that turns out to have nothing to render leaves it unused; it exits with this process.
+    """
+    _worker_context(formats)
+    with contextlib.suppress(OSError):  # the first worker start tries again and reports it
+        multiprocessing.forkserver.ensure_running()
+
+
 def _parallel(
     job: PackJob, tasks: Sequence[PackTask], jobs: int, max_tasks: int
 ) -> Iterator[PackResult]:
@@ -529,8 +549,7 @@ def _parallel(
     or ProcessPoolExecutor (its max_tasks_per_child deadlocks on 3.11, CPython gh-115634): the
     parent knows which profile each worker holds, so a crashed worker fails just that profile.
     """
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["pipeline.build", *sorted({f.module for f in job.formats})])
+    ctx = _worker_context(job.formats)
     pending = deque(tasks)
 
     def start() -> _Slot:

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from pipeline.build import build, default_jobs, select, source_date_epoch
+from pipeline.build import (
+    build,
+    default_jobs,
+    select,
+    source_date_epoch,
+    start_workers_early,
+)
 from pipeline.compose import ComposeOptions, compose_profile
 from pipeline.diagnostics import PacksError, UsageError
 from pipeline.extract import load_canon
@@ -148,6 +154,9 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     formats = [get_format(n) for n in dict.fromkeys(names)]
     if not formats:
         raise UsageError("--formats: name at least one format")
+    jobs = args.jobs or default_jobs()
+    if jobs > 1:
+        start_workers_early(formats)
     canon = load_canon(args.canon)
     profiles = select(canon, args.patterns)
     layout = load_layout(args.layout)
@@ -163,7 +172,7 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
         layout,
         options,
         ComposeOptions(include_salary=args.include_salary),
-        jobs=args.jobs or default_jobs(),
+        jobs=jobs,
         force=args.force,
         zip=args.zip,
         progress=sys.stderr,
