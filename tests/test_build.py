@@ -691,7 +691,7 @@ def test_bench_quick_smoke(tmp_path: Path) -> None:
     assert "no-op rebuild" in text
     if office:
         route = text[text.index("## Versus the docxtpl route") :]
-        for row in ("docxtpl-style", "--formats docx,pdf --jobs 1", "CPU per pack"):
+        for row in ("docxtpl: fill", "python-docx table: fill", "--formats docx,pdf --jobs 1"):
             assert row in route
         assert re.search(r"wall per pack \*\*\d+\.\d\d×\*\*", route), route
     else:
