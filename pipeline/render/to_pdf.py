@@ -53,6 +53,7 @@ from pipeline.model import (
     only_placeholders,
     placeholders,
 )
+from pipeline.render import target_counters
 from pipeline.render.to_json import frames_json
 
 PartLayout = Literal["goal", "results", "table", "group"]
@@ -345,6 +346,7 @@ def _typesetter(layout: Layout, page_size: str) -> Typesetter:
             f"{layout.root / 'layout.yaml'}: handout.markup must be one of {', '.join(MARKUPS)}, "
             f"not {markup!r}"
         )
+    target_counters.install()  # the contents' page lookups: page 1 laid out twice, not three times
     fetcher = LayoutFetcher(layout.root)
     fonts = FontConfiguration()
     stylesheet = layout.path(str(conf["stylesheet"]))
