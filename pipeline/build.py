@@ -528,16 +528,20 @@ def _worker_context(formats: Sequence[Format]) -> Any:
     return ctx
 
 
-def start_workers_early(formats: Sequence[Format]) -> None:
-    """Launch the forkserver now, before the canon is read.
+def start_workers_early(formats: Sequence[Format], out: Path, force: bool) -> bool:
+    """Launch the forkserver now, before the canon is read, when the build will render.
 
     Its imports (WeasyPrint, python-docx, openpyxl: about 0.7 s) then run on another core while
-    this process reads the canon and checks which packs are current, instead of after. A build
-    that turns out to have nothing to render leaves it unused; it exits with this process.
+    this process reads the canon, instead of after. Only for a forced build or an `out/` holding
+    no pack yet: a rebuild may find nothing to render, and an unused server would still hold
+    this command's output open until its imports finish (0.5 s more for whoever reads it).
     """
+    if not force and next(out.glob(f"*/{MANIFEST}"), None) is not None:
+        return False
     _worker_context(formats)
     with contextlib.suppress(OSError):  # the first worker start tries again and reports it
         multiprocessing.forkserver.ensure_running()
+    return True
 
 
 def _parallel(

@@ -156,7 +156,7 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("--formats: name at least one format")
     jobs = args.jobs or default_jobs()
     if jobs > 1:
-        start_workers_early(formats)
+        start_workers_early(formats, Path(args.out), args.force)
     canon = load_canon(args.canon)
     profiles = select(canon, args.patterns)
     layout = load_layout(args.layout)

@@ -37,6 +37,7 @@ from pipeline.build import (
     build,
     build_lock,
     select,
+    start_workers_early,
     write_atomic,
 )
 from pipeline.cli import main
@@ -340,6 +341,19 @@ def test_unchanged_packs_are_skipped_without_composing(
     )
     (out / SEED_ID / f"{SEED_ID}.goal-templates.txt").unlink()
     assert run_build(canon, layout, out, txt, [], epoch=FIXED_EPOCH + 1).built == 1
+
+
+def test_workers_start_early_only_for_a_build_that_will_render(
+    canon: Canon, layout: Layout, tmp_path: Path
+) -> None:
+    """A fresh or forced build starts the forkserver before reading the canon; a rebuild, which
+    may render nothing, does not (an unused server would hold the command's output open)."""
+    txt = [FORMATS["txt"]]
+    out = tmp_path / "out"
+    assert start_workers_early(txt, out, force=False)  # no out/ yet
+    run_build(canon, layout, out, txt, [])
+    assert not start_workers_early(txt, out, force=False)
+    assert start_workers_early(txt, out, force=True)
 
 
 def test_canon_edit_rebuilds_only_the_affected_profile(layout: Layout, tmp_path: Path) -> None:
