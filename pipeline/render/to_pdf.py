@@ -15,7 +15,6 @@ is then parsed by expat instead of WeasyPrint's pure-Python HTML5 parser: 0.5 ms
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 import xml.etree.ElementTree as ElementTree
@@ -313,19 +312,16 @@ class Typesetter:
     markup: str = "html"
 
 
-#: (layout root, handout settings, page size) -> Typesetter; filled on first use in each process.
-_TYPESETTERS: dict[tuple[Path, str, str], Typesetter] = {}
+#: (layout root, page size) -> Typesetter; filled on first use in each process.
+_TYPESETTERS: dict[tuple[Path, str], Typesetter] = {}
 
 
 def typesetter(layout: Layout, page_size: str) -> Typesetter:
-    """Parse the template and CSS once per process (per layout, its settings and page size)."""
-    key = (
-        layout.root,
-        json.dumps(layout.section("handout"), sort_keys=True, default=str),
-        page_size,
-    )
+    """Parse the template and CSS once per process (per layout folder and page size; again if
+    the layout's handout settings differ from those it was built with)."""
+    key = (layout.root, page_size)
     cached = _TYPESETTERS.get(key)
-    if cached is None:
+    if cached is None or cached.settings != layout.section("handout"):
         cached = _TYPESETTERS[key] = _typesetter(layout, page_size)
     return cached
 
