@@ -39,6 +39,7 @@ from pipeline.model import (
     Item,
     Placeholder,
     PlaceholderKind,
+    Profile,
     ProfileFrames,
     Record,
     RecordStyle,
@@ -796,18 +797,24 @@ def tree_dump(root: object) -> list[tuple[object, ...]]:
     ]
 
 
+@functools.cache
+def seed_profile() -> Profile:
+    """The seed profile, read once for all the examples of a property test."""
+    profile = load_canon(CANON_DIR).profile(SEED_ID)
+    assert profile is not None
+    return profile
+
+
 @given(CANON_TEXT, st.lists(CANON_TEXT, min_size=1, max_size=4))
 def test_any_canon_text_parses_the_same_as_xhtml_and_as_html(
     title: str, responsibilities: list[str]
 ) -> None:
     import tinyhtml5
 
-    layout = load_layout("default")
-    typeset = to_pdf.typesetter(layout, "A4")
-    profile = load_canon(CANON_DIR).profile(SEED_ID)
-    assert profile is not None
+    typeset = to_pdf.typesetter(load_layout("default"), "A4")
     frames = compose_profile(
-        dataclasses.replace(profile, responsibilities=tuple(responsibilities)), "sha256:" + "0" * 64
+        dataclasses.replace(seed_profile(), responsibilities=tuple(responsibilities)),
+        "sha256:" + "0" * 64,
     )
     frames = dataclasses.replace(frames, page_title=title, breadcrumb=title, document_title=title)
     markup = to_pdf.html(frames, typeset, RenderOptions(page_size="A4", timestamp=0))
