@@ -46,7 +46,7 @@ from pipeline.model import (
     Text,
     line_text,
 )
-from pipeline.render import get_format, target_counters, to_pdf
+from pipeline.render import get_format, target_counters, to_pdf, user_agent
 from pipeline.render.to_json import frames_json
 from tests.conftest import CANON_DIR, SEED_ID, WarningLog, warnings_of
 from tests.test_properties import CANON_TEXT
@@ -903,3 +903,141 @@ def test_the_workaround_changes_no_byte_and_lays_page_one_out_twice(
     pages = len(PdfReader(pdfs[profile_id]).pages)
     assert laid == [*range(pages), 0], "page 1 once without the page numbers, once with them"
     assert laid_without == [*range(pages), 0, 0]  # WeasyPrint 70 alone: a third time
+
+
+# --- The layout's user-agent stylesheet: WeasyPrint's HTML defaults, cut down -------------------
+
+
+def with_handout(layout: Layout, **changes: object) -> Layout:
+    """The same layout with some `handout` settings changed (None: removed)."""
+    handout = {**layout.section("handout"), **changes}
+    handout = {key: value for key, value in handout.items() if value is not None}
+    return dataclasses.replace(layout, settings={**layout.settings, "handout": handout})
+
+
+def copied(layout: Layout, folder: Path) -> Layout:
+    shutil.copytree(layout.root, folder)
+    return dataclasses.replace(layout, root=folder)
+
+
+@pytest.mark.parametrize("profile_id", PROFILE_IDS)
+def test_the_layouts_user_agent_stylesheet_changes_no_byte(
+    profile_id: str,
+    pdfs: dict[str, Path],
+    all_frames: dict[str, ProfileFrames],
+    layout: Layout,
+    options: RenderOptions,
+) -> None:
+    weasyprints_own = with_handout(layout, user_agent_stylesheet=None)
+    assert to_pdf.typesetter(weasyprints_own, options.page_size).user_agent is None
+    frames = all_frames[profile_id]
+    assert to_pdf.render(frames, weasyprints_own, options) == pdfs[profile_id].read_bytes()
+
+
+def test_weasyprint_uses_the_layouts_user_agent_stylesheet(
+    seed_frames: ProfileFrames,
+    seed_pdf: Path,
+    layout: Layout,
+    options: RenderOptions,
+    tmp_path: Path,
+) -> None:
+    light = copied(layout, tmp_path / "light")
+    assert to_pdf.render(seed_frames, light, options) == seed_pdf.read_bytes()
+    sheet = light.root / "user-agent.css"
+    rule = "th { font-weight: bold }"
+    original = sheet.read_text()
+    assert rule in original
+
+    def render_with(text: str) -> bytes:
+        sheet.write_text(text)
+        to_pdf._TYPESETTERS.clear()  # cached per layout folder, not per file content
+        try:
+            return to_pdf.render(seed_frames, light, options)
+        finally:
+            to_pdf._TYPESETTERS.clear()
+
+    # A rule added after WeasyPrint's takes effect: the column headings lose their bold face.
+    assert render_with(original + "\nth { font-weight: normal }\n") != seed_pdf.read_bytes()
+    # A rule of WeasyPrint's changed in place leaves th short of its defaults: refused.
+    with pytest.raises(PacksError, match=r"writes <th>, which user-agent\.css"):
+        render_with(original.replace(rule, "th { font-weight: normal }"))
+
+
+def test_an_element_the_user_agent_stylesheet_does_not_style_is_a_located_error(
+    seed_frames: ProfileFrames, layout: Layout, options: RenderOptions, tmp_path: Path
+) -> None:
+    strong = copied(layout, tmp_path / "strong")
+    template = strong.root / "handout.html.j2"
+    plain = '<p class="breadcrumb">{{ frames.breadcrumb|breakable }}</p>'
+    assert plain in template.read_text()
+    template.write_text(
+        template.read_text().replace(
+            plain, '<p class="breadcrumb"><strong>{{ frames.breadcrumb|breakable }}</strong></p>'
+        )
+    )
+    with pytest.raises(
+        PacksError,
+        match=r"handout\.html\.j2: writes <strong>, which user-agent\.css \(the layout's "
+        r"user-agent stylesheet\) does not style; copy the rules that name it from "
+        r"WeasyPrint's html5_ua\.css into .*user-agent\.css, or drop "
+        r"handout\.user_agent_stylesheet",
+    ):
+        to_pdf.render(seed_frames, strong, options)
+    for markup in ("xhtml", "html"):  # both readings are checked; WeasyPrint's own sheet styles it
+        with pytest.raises(PacksError, match="writes <strong>"):
+            to_pdf.render(seed_frames, with_handout(strong, markup=markup), options)
+        weasyprints_own = with_handout(strong, markup=markup, user_agent_stylesheet=None)
+        assert to_pdf.render(seed_frames, weasyprints_own, options).startswith(b"%PDF-")
+
+
+def test_an_unreadable_user_agent_stylesheet_is_a_located_error(
+    seed_frames: ProfileFrames, layout: Layout, options: RenderOptions
+) -> None:
+    missing = with_handout(layout, user_agent_stylesheet="no-such.css")
+    with pytest.raises(
+        PacksError,
+        match=r"no-such\.css: cannot read the handout's stylesheets \(layout\.yaml "
+        r"handout\.stylesheet, user_agent_stylesheet\)",
+    ):
+        to_pdf.render(seed_frames, missing, options)
+
+
+def test_unstyled_elements_are_those_missing_a_rule_of_weasyprints_sheet(
+    seed_frames: ProfileFrames, layout: Layout, options: RenderOptions
+) -> None:
+    weasyprints = user_agent.weasyprint_rules()
+    ours = (layout.root / "user-agent.css").read_text()
+    missing = user_agent.unstyled(ours, weasyprints)
+    typeset = to_pdf.typesetter(layout, options.page_size)
+    markup = to_pdf.html(seed_frames, typeset, options)
+    written = {element.tag for element in to_pdf.parse_xhtml(markup, "handout.html.j2").iter()}
+    assert written >= {"h1", "h2", "h3", "p", "ul", "ol", "li", "table", "th", "td", "span", "a"}
+    assert not written & missing
+    assert {"strong", "em", "b", "dl", "pre", "tfoot", "h4", "blockquote"} <= missing
+    assert user_agent.unstyled(weasyprints, weasyprints) == frozenset()
+    # Word for word, selector by selector; whitespace and the other selectors of a list aside.
+    assert user_agent.unstyled("dd,dt{margin : 0}", "dd { margin : 0 }") == frozenset()
+    assert user_agent.unstyled("dd { margin: 1px }", "dd { margin: 0 }") == {"dd"}
+    assert user_agent.unstyled("", ":is(ol, ul) ul { list-style-type: circle }") == {"ol", "ul"}
+    # Rules that need an attribute are the template's to need.
+    assert user_agent.unstyled("", "[dir=rtl i] dd, td[hidden] { margin: 0 }") == frozenset()
+
+
+def test_a_margin_box_the_user_agent_stylesheet_leaves_out_is_a_located_error(
+    seed_frames: ProfileFrames, layout: Layout, options: RenderOptions, tmp_path: Path
+) -> None:
+    centred = copied(layout, tmp_path / "centred")
+    css = centred.root / "handout.css"
+    css.write_text(css.read_text().replace("@bottom-right {", "@bottom-center {"))
+    with pytest.raises(
+        PacksError,
+        match=r"handout\.css: styles the page-margin boxes @bottom-center, which user-agent\.css "
+        r"\(the layout's user-agent stylesheet\) leaves out; copy their rules in @page from "
+        r"WeasyPrint's html5_ua\.css",
+    ):
+        to_pdf.render(seed_frames, centred, options)
+    assert user_agent.margin_boxes((layout.root / "handout.css").read_text()) == {
+        "@top-left",
+        "@bottom-left",
+        "@bottom-right",
+    }
