@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from pypdf import PdfReader
@@ -30,6 +30,7 @@ from pypdf import PdfReader
 from pipeline.compose import compose_profile
 from pipeline.diagnostics import PacksError
 from pipeline.extract import load_canon
+from pipeline.extract.nodes import text_problem
 from pipeline.layout import Layout, RenderOptions, load_layout
 from pipeline.model import (
     Canon,
@@ -46,7 +47,7 @@ from pipeline.model import (
     Text,
     line_text,
 )
-from pipeline.render import get_format, target_counters, to_pdf, user_agent
+from pipeline.render import get_format, glyph_runs, target_counters, to_pdf, user_agent
 from pipeline.render.to_json import frames_json
 from tests.conftest import CANON_DIR, SEED_ID, WarningLog, warnings_of
 from tests.test_properties import CANON_TEXT
@@ -1041,3 +1042,98 @@ def test_a_margin_box_the_user_agent_stylesheet_leaves_out_is_a_located_error(
         "@bottom-left",
         "@bottom-right",
     }
+
+
+# --- Lines written into the PDF with their glyphs read in bulk (glyph_runs) ---------------------
+
+
+def test_the_bulk_glyph_writer_is_in_place(
+    seed_frames: ProfileFrames, layout: Layout, options: RenderOptions
+) -> None:
+    """If this fails after a WeasyPrint upgrade, compare WeasyPrint's draw_first_line with the
+    copy in pipeline/render/glyph_runs.py: copy it again (and its hash), or drop the module."""
+    to_pdf.render(seed_frames, layout, options)
+    assert glyph_runs.installed(), "glyph_runs does not apply to this WeasyPrint"
+
+
+def with_and_without_bulk_glyphs(
+    frames: ProfileFrames, layout: Layout, options: RenderOptions
+) -> tuple[bytes, bytes]:
+    with_it = to_pdf.render(frames, layout, options)
+    glyph_runs.uninstall()
+    try:
+        without = to_pdf.render(frames, layout, options)
+    finally:
+        assert glyph_runs.install()
+    return with_it, without
+
+
+@pytest.mark.parametrize("profile_id", PROFILE_IDS)
+def test_the_bulk_glyph_writer_changes_no_byte(
+    profile_id: str,
+    pdfs: dict[str, Path],
+    all_frames: dict[str, ProfileFrames],
+    layout: Layout,
+    options: RenderOptions,
+) -> None:
+    with_it, without = with_and_without_bulk_glyphs(all_frames[profile_id], layout, options)
+    assert with_it == without == pdfs[profile_id].read_bytes()
+
+
+def test_the_bulk_glyph_writer_draws_a_missing_glyph_as_weasyprint_does(
+    seed_frames: ProfileFrames, layout: Layout, options: RenderOptions, weasyprint_log: WarningLog
+) -> None:
+    frames = dataclasses.replace(seed_frames, page_title="Tibetan \u0f00 is not in DejaVu")
+    with_it, without = with_and_without_bulk_glyphs(frames, layout, options)
+    assert with_it == without
+    logged = weasyprint_log.take()
+    assert logged, "WeasyPrint should log the missing glyph"
+    assert all("U+0F00" in message for message in logged), logged
+
+
+@functools.cache
+def dejavu_characters() -> str:
+    """Characters both DejaVu Sans faces of the handout have (no missing-glyph warnings)."""
+    from fontTools.ttLib import TTFont
+
+    faces = []
+    for pattern in ("DejaVu Sans:style=Book", "DejaVu Sans:style=Bold"):
+        path = run("fc-match", "--format=%{file}", pattern)
+        with TTFont(path) as face:
+            faces.append(set(face.getBestCmap()))
+    return "".join(sorted(chr(code) for code in set.intersection(*faces) if code > 0x20))
+
+
+#: Scripts and marks that take the glyph loop's other branches: right-to-left runs, combining
+#: marks Pango shifts and raises, ligatures, zero-width and soft-hyphen characters.
+GLYPH_SPECIMENS = (
+    "Arabic: مرحبا بالعالم، ١٢٣",
+    "Hebrew: שלום עולם then Latin",
+    "combining: e\u0301\u0323 a\u0308 n\u0303 q\u0307\u0323",
+    "Ελληνικά and Кириллица ⟨target⟩",
+    "ﬁ ligatures ffi fl, zero\u200bwidth, soft\u00adhyphen",
+)
+
+
+@settings(max_examples=15)  # each example renders a handout twice
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(GLYPH_SPECIMENS),
+            st.deferred(
+                lambda: st.text(st.sampled_from(dejavu_characters()), min_size=1, max_size=60)
+            ),
+        ).filter(lambda text: text_problem(text) is None),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_the_bulk_glyph_writer_changes_no_byte_for_any_canon_text(texts: list[str]) -> None:
+    frames = compose_profile(
+        dataclasses.replace(seed_profile(), responsibilities=tuple(texts)), "sha256:" + "0" * 64
+    )
+    frames = dataclasses.replace(frames, page_title=texts[0])
+    with_it, without = with_and_without_bulk_glyphs(
+        frames, load_layout("default"), RenderOptions(page_size="A4", timestamp=0)
+    )
+    assert with_it == without
