@@ -16,15 +16,16 @@ Simon Sapin and contributors), with what feeds its glyph loop changed and nothin
   the line goes through the loop, in the same order, so it is the same number.
 Every other run goes through WeasyPrint's loop as it is.
 
-`install()` puts it in place of WeasyPrint's only if WeasyPrint's function is the very text it
-was copied from (`WEASYPRINT_SOURCE`, a hash) and PangoGlyphInfo has the layout `_GLYPH_INFO`
-reads. tests/test_pdf.py fails when it is not in place, which is the prompt to copy a newer
-WeasyPrint's function again (or drop this), and compares the bytes of every bundled handout, and
-of handouts of arbitrary canon text, with and without it.
+`install()` puts it in place of WeasyPrint's only if WeasyPrint's function has the same source
+text as the one it was copied from (`WEASYPRINT_SOURCE`, a hash) and PangoGlyphInfo has the
+layout `_GLYPH_INFO` reads. tests/test_pdf.py fails when it is not in place, which is the prompt
+to copy a newer WeasyPrint's function again (or drop this), and compares the bytes of every
+bundled handout, and of handouts of arbitrary canon text, with and without it.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import struct
@@ -50,6 +51,7 @@ _GLYPH_UNKNOWN_FLAG = pango.PANGO_GLYPH_UNKNOWN_FLAG
 _WEASYPRINTS = weasyprint.draw.text.draw_first_line
 
 
+@functools.cache
 def applies() -> bool:
     """Whether WeasyPrint's function and Pango's glyph struct are those this was written for."""
     try:
