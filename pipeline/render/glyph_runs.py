@@ -6,7 +6,8 @@ cffi, looks the glyph's width and text up, and appends its code and kerning to t
 string: about 45 ms of a 400 ms render.
 
 `draw_first_line` below is WeasyPrint 70.0's (BSD 3-Clause License, Copyright (c) 2011-2021,
-Simon Sapin and contributors), with what feeds its glyph loop changed and nothing else:
+Simon Sapin and contributors), with what feeds its glyph loop changed and nothing else (a glyph's
+text is worked out by WeasyPrint's lines, moved into `_glyph_text` for both paths):
 - a run's glyphs are read in one call (`struct.iter_unpack` over the cffi buffer, `_GLYPH_INFO`
   being PangoGlyphInfo as WeasyPrint declares it) instead of four cffi reads per glyph;
 - a run with no empty, unknown, shifted or raised glyph, in a font without emoji tables (every
@@ -188,14 +189,8 @@ def draw_first_line(
                 clusters = ffi.unpack(clusters, num_glyphs)
                 for i, glyph_id in enumerate(ids):
                     if glyph_id not in to_unicode:
-                        offset = glyph_item.item.offset
-                        t1 = clusters[i]
-                        if glyph_item.item.analysis.level % 2:  # rtl
-                            t2 = glyph_item.item.length if i == 0 else clusters[i - 1]
-                        else:
-                            t2 = glyph_item.item.length if i == num_glyphs - 1 else clusters[i + 1]
                         utf8_text = utf8_text or textbox.pango_layout.text.encode()
-                        to_unicode[glyph_id] = utf8_text[offset + t1 : offset + t2].decode()
+                        to_unicode[glyph_id] = _glyph_text(glyph_item, clusters, i, utf8_text)
             if not widths.keys() >= set(ids):
                 for glyph_id in ids:
                     if glyph_id not in widths:
@@ -259,15 +254,8 @@ def draw_first_line(
 
             # Create mapping between glyphs and Unicode codepoints.
             if glyph_id not in to_unicode:
-                # Get positions of the glyph in the UTF-8 string.
-                offset = glyph_item.item.offset
-                t1 = clusters[i]
-                if glyph_item.item.analysis.level % 2:  # rtl
-                    t2 = glyph_item.item.length if i == 0 else clusters[i - 1]
-                else:
-                    t2 = glyph_item.item.length if i == num_glyphs - 1 else clusters[i + 1]
                 utf8_text = utf8_text or textbox.pango_layout.text.encode()
-                to_unicode[glyph_id] = utf8_text[offset + t1 : offset + t2].decode()
+                to_unicode[glyph_id] = _glyph_text(glyph_item, clusters, i, utf8_text)
 
             # Set horizontal and vertical offsets.
             offset = x_offset / font_size
@@ -364,3 +352,15 @@ def draw_first_line(
     stream.show_text(string)
 
     return emojis
+
+
+def _glyph_text(glyph_item: Any, clusters: list[int], i: int, utf8_text: bytes) -> str:
+    """The text glyph `i` of a run stands for (WeasyPrint's loop, taken out for both paths)."""
+    # Get positions of the glyph in the UTF-8 string.
+    offset = glyph_item.item.offset
+    t1 = clusters[i]
+    if glyph_item.item.analysis.level % 2:  # rtl
+        t2 = glyph_item.item.length if i == 0 else clusters[i - 1]
+    else:
+        t2 = glyph_item.item.length if i == len(clusters) - 1 else clusters[i + 1]
+    return utf8_text[offset + t1 : offset + t2].decode()
