@@ -185,13 +185,14 @@ def draw_first_line(
         ):
             # Fast path (see the module's docstring): no empty, unknown, shifted or raised
             # glyph, no emoji; the same dictionary entries and the same string as the loop.
-            if not to_unicode.keys() >= set(ids):
+            distinct = set(ids)
+            if not to_unicode.keys() >= distinct:
                 clusters = ffi.unpack(clusters, num_glyphs)
                 for i, glyph_id in enumerate(ids):
                     if glyph_id not in to_unicode:
                         utf8_text = utf8_text or textbox.pango_layout.text.encode()
                         to_unicode[glyph_id] = _glyph_text(glyph_item, clusters, i, utf8_text)
-            if not widths.keys() >= set(ids):
+            if not widths.keys() >= distinct:
                 for glyph_id in ids:
                     if glyph_id not in widths:
                         pango.pango_font_get_glyph_extents(
