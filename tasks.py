@@ -4,10 +4,11 @@
 Run with any Python 3.11+ (``python3 tasks.py COMMAND``), from any directory:
 
   setup          Install the Debian packages the project needs (runtime: Pango, HarfBuzz subset,
-                 DejaVu fonts; tests: poppler-utils, qpdf, LibreOffice Writer/Calc) when running
-                 as root, or print the ``sudo apt-get install`` line to run. Then create ``.venv``
-                 and ``pip install -e ".[test]"`` into it (skipped while ``.venv/.jobframe-setup``
-                 holds the sha256 of pyproject.toml and the venv can import ``pipeline``).
+                 DejaVu fonts; tests: poppler-utils, qpdf, fontconfig, LibreOffice Writer/Calc) when
+                 running as root, or print the ``sudo apt-get install`` line to run. Then create
+                 ``.venv`` and ``pip install -e ".[test]"`` into it (skipped while
+                 ``.venv/.jobframe-setup`` holds the sha256 of pyproject.toml and the venv can
+                 import ``pipeline``).
   build [ARGS]   setup (runtime packages only), then ``python -m pipeline build --out out ARGS``.
                  SOURCE_DATE_EPOCH defaults to the committer time of HEAD, for reproducible packs.
   test [ARGS]    setup, then ``ruff check``, ``ruff format --check``, ``mypy`` and
@@ -49,7 +50,13 @@ RUNTIME_PACKAGES = (
     "libharfbuzz-subset0",
     "fonts-dejavu-core",
 )
-TEST_PACKAGES = ("poppler-utils", "qpdf", "libreoffice-writer-nogui", "libreoffice-calc-nogui")
+TEST_PACKAGES = (
+    "poppler-utils",
+    "qpdf",
+    "fontconfig",  # fc-match: which font files the handout's faces resolve to (tests/conftest.py)
+    "libreoffice-writer-nogui",
+    "libreoffice-calc-nogui",
+)
 
 APT_LOCK_MARKERS = (
     "Could not get lock",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -156,3 +157,31 @@ def warnings_of(logger_name: str = "weasyprint") -> Iterator[WarningLog]:
         yield handler
     finally:
         logger.removeHandler(handler)
+
+
+def font_files(family: str = "DejaVu Sans") -> list[Path]:
+    """The files fontconfig gives WeasyPrint for the handout's family in each face it uses."""
+    tool = shutil.which("fc-match")
+    assert tool, "fc-match (fontconfig) is required; python3 tasks.py setup installs it"
+    out = []
+    for face in ("regular", "bold", "oblique", "bold:oblique"):
+        done = subprocess.run(
+            [tool, "-f", "%{file}", f"{family}:{face}"], capture_output=True, text=True, check=True
+        )
+        out.append(Path(done.stdout))
+    return out
+
+
+@functools.cache
+def font_coverage() -> frozenset[int]:
+    """Code points every face of the handout's font has a glyph for (read from the fonts' cmaps
+    with fontTools, which WeasyPrint installs): text of these logs no missing glyph."""
+    from fontTools.ttLib import TTFont
+
+    covered: set[int] | None = None
+    for path in font_files():
+        with TTFont(path, lazy=True) as font:
+            cmap = set(font.getBestCmap())
+        covered = cmap if covered is None else covered & cmap
+    assert covered, "no font coverage found"
+    return frozenset(covered)

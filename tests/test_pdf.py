@@ -49,7 +49,7 @@ from pipeline.model import (
 )
 from pipeline.render import get_format, glyph_runs, target_counters, to_pdf, user_agent
 from pipeline.render.to_json import frames_json
-from tests.conftest import CANON_DIR, SEED_ID, WarningLog, warnings_of
+from tests.conftest import CANON_DIR, SEED_ID, WarningLog, font_coverage, warnings_of
 from tests.test_properties import CANON_TEXT
 
 PROFILE_IDS = [p.id for p in load_canon(CANON_DIR).profiles]
@@ -1082,19 +1082,6 @@ def test_the_bulk_glyph_writer_draws_a_missing_glyph_as_weasyprint_does(
     assert all("U+0F00" in message for message in logged), logged
 
 
-@functools.cache
-def dejavu_characters() -> str:
-    """Characters both DejaVu Sans faces of the handout have (no missing-glyph warnings)."""
-    from fontTools.ttLib import TTFont
-
-    faces = []
-    for pattern in ("DejaVu Sans:style=Book", "DejaVu Sans:style=Bold"):
-        path = run("fc-match", "--format=%{file}", pattern)
-        with TTFont(path) as face:
-            faces.append(set(face.getBestCmap()))
-    return "".join(sorted(chr(code) for code in set.intersection(*faces) if code > 0x20))
-
-
 #: Scripts and marks that take the glyph loop's other branches: right-to-left runs, combining
 #: marks Pango shifts and raises, ligatures, zero-width and soft-hyphen characters.
 GLYPH_SPECIMENS = (
@@ -1112,7 +1099,9 @@ GLYPH_SPECIMENS = (
         st.one_of(
             st.sampled_from(GLYPH_SPECIMENS),
             st.deferred(
-                lambda: st.text(st.sampled_from(dejavu_characters()), min_size=1, max_size=60)
+                lambda: st.text(
+                    st.sampled_from(sorted(map(chr, font_coverage()))), min_size=1, max_size=60
+                )
             ),
         ).filter(lambda text: text_problem(text) is None),
         min_size=1,

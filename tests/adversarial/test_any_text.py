@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
-import subprocess
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,7 +38,7 @@ from tests.adversarial.support import (
     write_tree,
     xlsx_cells,
 )
-from tests.conftest import FIXED_EPOCH, WarningLog, warnings_of
+from tests.conftest import FIXED_EPOCH, WarningLog, font_coverage, warnings_of
 from tests.test_properties import CANON_TEXT
 
 OPTIONS = RenderOptions(timestamp=FIXED_EPOCH)
@@ -149,19 +147,6 @@ def test_any_text_is_verbatim_in_every_office_format(layout: Layout, texts_: Tex
 # --- the PDF --------------------------------------------------------------------------------------
 
 
-def font_files(family: str = "DejaVu Sans") -> list[Path]:
-    """The files fontconfig gives WeasyPrint for the handout's family in each face it uses."""
-    tool = shutil.which("fc-match")
-    assert tool, "fc-match (fontconfig) is required"
-    out = []
-    for face in ("regular", "bold", "oblique", "bold:oblique"):
-        done = subprocess.run(
-            [tool, "-f", "%{file}", f"{family}:{face}"], capture_output=True, text=True, check=True
-        )
-        out.append(Path(done.stdout))
-    return out
-
-
 #: Characters a PDF text layer cannot give back one to one: formatting and invisible marks,
 #: line and paragraph separators, controls, combining marks (reordered and recomposed by
 #: shaping), right-to-left scripts (extracted in visual order) and compatibility characters (a
@@ -174,17 +159,9 @@ RIGHT_TO_LEFT = {"R", "AL", "AN"}
 def pdf_alphabet() -> str:
     """Characters every face of the handout's font has a glyph for, and that extract as
     themselves (read from the fonts' cmaps with fontTools, which WeasyPrint installs)."""
-    from fontTools.ttLib import TTFont
-
-    covered: set[int] | None = None
-    for path in font_files():
-        with TTFont(path, lazy=True) as font:
-            cmap = set(font.getBestCmap())
-        covered = cmap if covered is None else covered & cmap
-    assert covered, "no font coverage found"
     return "".join(
         ch
-        for ch in map(chr, sorted(covered))
+        for ch in map(chr, sorted(font_coverage()))
         if unicodedata.category(ch) not in UNEXTRACTABLE_CATEGORIES
         and unicodedata.bidirectional(ch) not in RIGHT_TO_LEFT
         and unicodedata.normalize("NFKC", ch) == ch
