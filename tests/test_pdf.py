@@ -47,7 +47,14 @@ from pipeline.model import (
     Text,
     line_text,
 )
-from pipeline.render import get_format, glyph_runs, target_counters, to_pdf, user_agent
+from pipeline.render import (
+    get_format,
+    glyph_runs,
+    kept_layouts,
+    target_counters,
+    to_pdf,
+    user_agent,
+)
 from pipeline.render.to_json import frames_json
 from tests.conftest import CANON_DIR, SEED_ID, WarningLog, font_coverage, warnings_of
 from tests.test_properties import CANON_TEXT
@@ -1030,7 +1037,12 @@ def test_a_margin_box_the_user_agent_stylesheet_leaves_out_is_a_located_error(
     }
 
 
-# --- Lines written into the PDF with their glyphs read in bulk (glyph_runs) ---------------------
+# --- Lines written with their glyphs in bulk (glyph_runs), with the layout they were fitted
+# with (kept_layouts) ----------------------------------------------------------------------------
+
+#: The speed-ups that replace WeasyPrint code while it lays out and draws, each of which must
+#: leave every byte as it is.
+SPEED_UPS = {"glyph_runs": glyph_runs, "kept_layouts": kept_layouts}
 
 
 def test_the_bulk_glyph_writer_is_in_place(
@@ -1042,16 +1054,38 @@ def test_the_bulk_glyph_writer_is_in_place(
     assert glyph_runs.installed(), "glyph_runs does not apply to this WeasyPrint"
 
 
-def with_and_without_bulk_glyphs(
-    frames: ProfileFrames, layout: Layout, options: RenderOptions
-) -> tuple[bytes, bytes]:
-    with_it = to_pdf.render(frames, layout, options)
-    glyph_runs.uninstall()
+def test_every_line_is_drawn_with_the_layout_it_was_fitted_with(
+    seed_frames: ProfileFrames,
+    seed_pdf: Path,
+    layout: Layout,
+    options: RenderOptions,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """If the first assertion fails after a WeasyPrint upgrade, read the functions named in
+    pipeline/render/kept_layouts.py again: update their hashes if the argument still holds."""
+    to_pdf.render(seed_frames, layout, options)
+    assert kept_layouts.installed(), "kept_layouts does not apply to this WeasyPrint"
+    rebuilt: list[str] = []
+    weasyprints = kept_layouts._REACTIVATE
+
+    def rebuild(self: object, style: object) -> None:
+        rebuilt.append(getattr(self, "text", ""))
+        weasyprints(self, style)
+
+    monkeypatch.setattr(kept_layouts, "_REACTIVATE", rebuild)
+    assert to_pdf.render(seed_frames, layout, options) == seed_pdf.read_bytes()
+    assert rebuilt == [], f"{len(rebuilt)} lines were drawn with a rebuilt layout: {rebuilt[:3]}"
+
+
+def without(frames: ProfileFrames, layout: Layout, options: RenderOptions, *names: str) -> bytes:
+    """The handout rendered with the named speed-ups taken out (and put back after)."""
+    for name in names:
+        SPEED_UPS[name].uninstall()
     try:
-        without = to_pdf.render(frames, layout, options)
+        return to_pdf.render(frames, layout, options)
     finally:
-        assert glyph_runs.install()
-    return with_it, without
+        for name in names:
+            assert SPEED_UPS[name].install()
 
 
 @pytest.mark.parametrize("profile_id", PROFILE_IDS)
@@ -1062,21 +1096,68 @@ def test_the_handouts_speed_ups_change_no_byte(
     layout: Layout,
     options: RenderOptions,
 ) -> None:
-    """The layout's user-agent stylesheet against WeasyPrint's own, and glyph_runs against
-    WeasyPrint's draw_first_line (target_counters has its own test above: it counts layouts)."""
+    """The layout's user-agent stylesheet against WeasyPrint's own; glyph_runs and kept_layouts
+    against WeasyPrint's code, each alone and both (target_counters has its own test above: it
+    counts layouts)."""
     frames, expected = all_frames[profile_id], pdfs[profile_id].read_bytes()
     weasyprints_own = with_handout(layout, user_agent_stylesheet=None)
     assert to_pdf.typesetter(weasyprints_own, options.page_size).user_agent is None
     assert to_pdf.render(frames, weasyprints_own, options) == expected
-    assert with_and_without_bulk_glyphs(frames, layout, options) == (expected, expected)
+    for names in (("glyph_runs",), ("kept_layouts",), tuple(SPEED_UPS)):
+        assert without(frames, layout, options, *names) == expected, f"without {names}"
 
 
-def test_the_bulk_glyph_writer_draws_a_missing_glyph_as_weasyprint_does(
+#: Text WeasyPrint fits and draws in ways the handout does not: justified lines (new layouts with
+#: word spacing), a table header repeated on every page (copies sharing one layout), preformatted
+#: newlines (single-paragraph mode), letter and word spacing, ellipsis, right-to-left text,
+#: hyphenation and words broken anywhere, in lines that fit whole and lines that are split.
+UNUSUAL_TEXT = """<!DOCTYPE html><html lang="en"><head><style>
+@page { size: A6; margin: 8mm }
+body { font-family: "DejaVu Sans"; font-size: 8pt }
+.j { text-align: justify } .s { letter-spacing: 0.6pt; word-spacing: 2pt }
+pre { font-family: "DejaVu Sans Mono"; white-space: pre-wrap }
+.e { width: 30mm; overflow: hidden; white-space: nowrap; text-overflow: ellipsis }
+.h { hyphens: auto; width: 22mm } .w { overflow-wrap: anywhere; width: 18mm }
+table { width: 100% } thead { display: table-header-group }
+</style></head><body>
+<p class="j">{words}</p><p class="s">{words}</p>
+<pre>line one	and a tab\nline two\n\n  indented line three, long enough to wrap {words}</pre>
+<p class="e">an ellipsis cuts this line that is far too long for its box</p>
+<p dir="rtl" lang="he">שלום עולם, טקסט מימין לשמאל שנשבר לשתי שורות או יותר בעמוד הזה</p>
+<p class="h">internationalisation characteristically incomprehensibilities</p>
+<p class="w">Pneumonoultramicroscopicsilicovolcanoconiosis</p>
+<table><thead><tr><th>Header repeated on every page</th></tr></thead><tbody>{rows}</tbody></table>
+</body></html>"""
+
+
+def test_the_speed_ups_change_no_byte_of_text_unlike_the_handouts() -> None:
+    from weasyprint import HTML
+
+    words = " ".join(["justified words of uneven length"] * 12)
+    rows = "".join(f"<tr><td>row {n}: {words}</td></tr>" for n in range(12))
+    html = UNUSUAL_TEXT.replace("{words}", words).replace("{rows}", rows)
+
+    def pdf() -> bytes:
+        document = HTML(string=html).render()
+        assert len(document.pages) > 3, "the table header should repeat on several pages"
+        return bytes(document.write_pdf())
+
+    assert all(module.installed() for module in SPEED_UPS.values())
+    with_them = pdf()
+    for module in SPEED_UPS.values():
+        module.uninstall()
+    try:
+        assert pdf() == with_them
+    finally:
+        for module in SPEED_UPS.values():
+            assert module.install()
+
+
+def test_the_speed_ups_draw_a_missing_glyph_as_weasyprint_does(
     seed_frames: ProfileFrames, layout: Layout, options: RenderOptions, weasyprint_log: WarningLog
 ) -> None:
     frames = dataclasses.replace(seed_frames, page_title="Tibetan \u0f00 is not in DejaVu")
-    with_it, without = with_and_without_bulk_glyphs(frames, layout, options)
-    assert with_it == without
+    assert to_pdf.render(frames, layout, options) == without(frames, layout, options, *SPEED_UPS)
     logged = weasyprint_log.take()
     assert logged, "WeasyPrint should log the missing glyph"
     assert all("U+0F00" in message for message in logged), logged
@@ -1108,12 +1189,10 @@ GLYPH_SPECIMENS = (
         max_size=3,
     )
 )
-def test_the_bulk_glyph_writer_changes_no_byte_for_any_canon_text(texts: list[str]) -> None:
+def test_the_speed_ups_change_no_byte_for_any_canon_text(texts: list[str]) -> None:
     frames = compose_profile(
         dataclasses.replace(seed_profile(), responsibilities=tuple(texts)), "sha256:" + "0" * 64
     )
     frames = dataclasses.replace(frames, page_title=texts[0])
-    with_it, without = with_and_without_bulk_glyphs(
-        frames, load_layout("default"), RenderOptions(page_size="A4", timestamp=0)
-    )
-    assert with_it == without
+    layout, options = load_layout("default"), RenderOptions(page_size="A4", timestamp=0)
+    assert to_pdf.render(frames, layout, options) == without(frames, layout, options, *SPEED_UPS)

@@ -13,10 +13,11 @@ is then parsed by expat instead of WeasyPrint's pure-Python HTML5 parser: 0.5 ms
 20 ms for a 30 kB handout, 4-5 % of a render, for the same tree and the same PDF bytes.
 A layout may also replace WeasyPrint's HTML user-agent stylesheet with a cut-down copy
 (`handout.user_agent_stylesheet`, see `user_agent`), for another 4-5 %.
-Two modules work around WeasyPrint 70's costs, installed once per process and only on the
+Three modules work around WeasyPrint 70's costs, installed once per process and only on the
 WeasyPrint they were written for: `target_counters` (the contents' page numbers lay page 1 out
-twice, not three times) and `glyph_runs` (lines are written into the PDF with their glyphs read
-in bulk). Neither changes a byte; tests/test_pdf.py renders with and without each.
+twice, not three times), `glyph_runs` (lines are written into the PDF with their glyphs read
+in bulk) and `kept_layouts` (a line is drawn with the Pango layout it was fitted with, not a
+rebuilt one). None changes a byte; tests/test_pdf.py renders with and without each.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from pipeline.model import (
     only_placeholders,
     placeholders,
 )
-from pipeline.render import glyph_runs, target_counters
+from pipeline.render import glyph_runs, kept_layouts, target_counters
 from pipeline.render.to_json import frames_json
 from pipeline.render.user_agent import UserAgent
 
@@ -353,6 +354,7 @@ def _typesetter(layout: Layout, page_size: str) -> Typesetter:
         )
     target_counters.install()  # the contents' page lookups: page 1 laid out twice, not three times
     glyph_runs.install()  # lines written into the PDF with their glyphs read in bulk
+    kept_layouts.install()  # lines drawn with the Pango layout they were fitted with
     fetcher = LayoutFetcher(layout.root)
     fonts = FontConfiguration()
     stylesheet = layout.path(str(conf["stylesheet"]))
