@@ -17,6 +17,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -859,6 +860,38 @@ def test_an_unknown_markup_setting_is_a_located_error(
         PacksError, match=r"layout\.yaml: handout\.markup must be one of html, xhtml, not 'sgml'"
     ):
         to_pdf.render(seed_frames, broken, options)
+
+
+# --- WeasyPrint's import: its shared libraries looked up in the linker cache only -------------
+
+#: Imports the PDF renderer in a fresh interpreter and prints every program it starts and
+#: whether `ctypes.util.find_library` is CPython's own again afterwards.
+IMPORT_PROBE = """
+import ctypes.util, json, subprocess, sys
+started, popen_init = [], subprocess.Popen.__init__
+def recording(self, args, *rest, **options):
+    started.append(args[0] if isinstance(args, (list, tuple)) else str(args).split()[0])
+    popen_init(self, args, *rest, **options)
+subprocess.Popen.__init__ = recording
+find_library = ctypes.util.find_library
+import pipeline.render.to_pdf
+from weasyprint.text.ffi import pango
+print(json.dumps({"started": started, "restored": ctypes.util.find_library is find_library,
+                  "pango": pango.pango_version()}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="linker cache: Linux only")
+def test_weasyprints_import_searches_the_linker_cache_only() -> None:
+    """No gcc or ld run for the names of other platforms' libraries (0.2 s per build)."""
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    probe = json.loads(done.stdout.splitlines()[-1])
+    assert probe["pango"] > 0 and probe["restored"]
+    programs = {Path(program).name for program in probe["started"]}
+    assert programs == {"ldconfig"}, probe["started"]
 
 
 # --- WeasyPrint's contents lookups: page 1 laid out twice, as it needs, not three times -----------

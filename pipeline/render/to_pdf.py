@@ -34,6 +34,7 @@ from typing import Any, Literal, assert_never
 from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
+import pipeline.render.library_search  # noqa: F401  # isort: skip  (imports WeasyPrint first)
 import cssselect2
 import jinja2
 import pydyf
