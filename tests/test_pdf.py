@@ -18,7 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -894,21 +894,24 @@ def test_weasyprints_import_searches_the_linker_cache_only() -> None:
     assert programs == {"ldconfig"}, probe["started"]
 
 
-# --- WeasyPrint's contents lookups: page 1 laid out twice, as it needs, not three times -----------
+# --- The contents' page numbers: page 1 laid out once, its numbers filled in (target_counters) ---
 
 
 def test_the_target_counter_workaround_is_in_place(
     seed_frames: ProfileFrames, layout: Layout, options: RenderOptions
 ) -> None:
     """If this fails after a WeasyPrint upgrade, check whether pipeline/render/target_counters.py
-    is still needed (its docstring names the two slips) and drop it or adapt it."""
+    is still needed (its docstring names the two slips and what filling in relies on) and drop
+    it or adapt it (the hashes of the functions it read)."""
     to_pdf.render(seed_frames, layout, options)
     assert target_counters.installed(), "the workaround does not apply to this WeasyPrint"
+    assert target_counters.filling_in(), "filling page numbers in does not apply to it"
 
 
-def pages_laid_out(
-    frames: ProfileFrames, layout: Layout, options: RenderOptions, monkeypatch: pytest.MonkeyPatch
+def laid_out(
+    render: Callable[[], bytes], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[bytes, list[int]]:
+    """The bytes `render` returns and the index of every page WeasyPrint laid out, in order."""
     import weasyprint.layout.page
 
     laid: list[int] = []
@@ -920,12 +923,27 @@ def pages_laid_out(
 
     with monkeypatch.context() as patch:
         patch.setattr(weasyprint.layout.page, "remake_page", counted)
-        pdf = to_pdf.render(frames, layout, options)
+        pdf = render()
     return pdf, laid
 
 
+def three_ways(
+    render: Callable[[], bytes], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, tuple[bytes, list[int]]]:
+    """`render` with the numbers filled in, with the collector alone, with WeasyPrint alone."""
+    outcomes = {"filled in": laid_out(render, monkeypatch)}
+    try:
+        assert target_counters.install(fill_in=False)
+        outcomes["collector"] = laid_out(render, monkeypatch)
+        target_counters.uninstall()
+        outcomes["weasyprint"] = laid_out(render, monkeypatch)
+    finally:
+        assert target_counters.install()
+    return outcomes
+
+
 @pytest.mark.parametrize("profile_id", PROFILE_IDS)
-def test_the_workaround_changes_no_byte_and_lays_page_one_out_twice(
+def test_page_one_is_laid_out_once_and_its_page_numbers_filled_in(
     profile_id: str,
     pdfs: dict[str, Path],
     all_frames: dict[str, ProfileFrames],
@@ -934,16 +952,91 @@ def test_the_workaround_changes_no_byte_and_lays_page_one_out_twice(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     frames = all_frames[profile_id]
-    with_it, laid = pages_laid_out(frames, layout, options, monkeypatch)
-    target_counters.uninstall()
-    try:
-        without, laid_without = pages_laid_out(frames, layout, options, monkeypatch)
-    finally:
-        assert target_counters.install()
-    assert with_it == without == pdfs[profile_id].read_bytes()
-    pages = len(PdfReader(pdfs[profile_id]).pages)
-    assert laid == [*range(pages), 0], "page 1 once without the page numbers, once with them"
-    assert laid_without == [*range(pages), 0, 0]  # WeasyPrint 70 alone: a third time
+    outcomes = three_ways(lambda: to_pdf.render(frames, layout, options), monkeypatch)
+    expected = pdfs[profile_id].read_bytes()
+    assert {name: pdf == expected for name, (pdf, _) in outcomes.items()} == dict.fromkeys(
+        outcomes, True
+    )
+    pages = list(range(len(PdfReader(pdfs[profile_id]).pages)))
+    assert outcomes["filled in"][1] == pages, "page 1 once, with its numbers filled in"
+    assert outcomes["collector"][1] == [*pages, 0], "page 1 again for its numbers"
+    assert outcomes["weasyprint"][1] == [*pages, 0, 0]  # WeasyPrint 70 alone: a third time
+
+
+#: A contents on page 1 and sections after it, as the handout has; each case below adds what
+#: must make the page numbers be laid out again rather than filled in (False), or what filling
+#: in must cope with (True). Either way the bytes are those of a second layout.
+CONTENTS_DOCUMENT = """<!DOCTYPE html><html lang="en"><head><style>
+@page { size: A7; margin: 6mm; @bottom-center { content: counter(page) } }
+body { font-family: "DejaVu Sans"; font-size: 7pt }
+section { break-before: page }
+a::after { content: " … page " target-counter(attr(href), page) }
+%(style)s
+</style></head><body>
+<ol>%(contents)s</ol>%(extra)s%(sections)s
+</body></html>"""
+
+
+def contents_document(sections: int = 3, style: str = "", extra: str = "") -> str:
+    return CONTENTS_DOCUMENT % {
+        "style": style,
+        "extra": extra,
+        "contents": "".join(f'<li><a href="#s{n}">Section {n}</a></li>' for n in range(sections)),
+        "sections": "".join(f'<section id="s{n}">Section {n}</section>' for n in range(sections)),
+    }
+
+
+@pytest.mark.parametrize(
+    ("case", "document", "filled_in"),
+    [
+        ("contents only", contents_document(), True),
+        ("a page 10 or later: one digit more", contents_document(sections=11), False),
+        (
+            "a page number of its own",
+            contents_document(style="li::before { content: counter(page) }"),
+            False,
+        ),
+        (
+            "the page total",
+            contents_document(style='li:first-child::after { content: " of " counter(pages) }'),
+            False,
+        ),
+        (
+            "a running element",
+            contents_document(
+                style=".run { position: running(r) } @page { @top-center { content: element(r) } }",
+                extra='<p class="run">running</p>',
+            ),
+            False,
+        ),
+        (
+            "a footnote",
+            contents_document(
+                style=".note { float: footnote }",
+                extra='<p>text<span class="note">a footnote</span></p>',
+            ),
+            True,
+        ),
+        (
+            "a lookup of a target's text beside",
+            contents_document(
+                style="li:first-child::after { content: target-text(attr(data-t)) }"
+            ).replace("<li>", '<li data-t="#s1">', 1),
+            True,
+        ),
+    ],
+)
+def test_page_numbers_are_filled_in_only_where_a_layout_would_give_the_same_page(
+    case: str, document: str, filled_in: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from weasyprint import HTML
+
+    outcomes = three_ways(lambda: bytes(HTML(string=document).write_pdf()), monkeypatch)
+    (pdf, laid), (collector_pdf, collector_laid) = outcomes["filled in"], outcomes["collector"]
+    assert pdf == collector_pdf == outcomes["weasyprint"][0], case
+    assert (laid != collector_laid) == filled_in, (case, laid, collector_laid)
+    if filled_in:
+        assert laid.count(0) == 1 and collector_laid.count(0) == 2, (laid, collector_laid)
 
 
 # --- The layout's user-agent stylesheet: WeasyPrint's HTML defaults, cut down -------------------
@@ -1075,7 +1168,11 @@ def test_a_margin_box_the_user_agent_stylesheet_leaves_out_is_a_located_error(
 
 #: The speed-ups that replace WeasyPrint code while it lays out and draws, each of which must
 #: leave every byte as it is.
-SPEED_UPS = {"glyph_runs": glyph_runs, "kept_layouts": kept_layouts}
+SPEED_UPS = {
+    "glyph_runs": glyph_runs,
+    "kept_layouts": kept_layouts,
+    "target_counters": target_counters,
+}
 
 
 def test_the_bulk_glyph_writer_is_in_place(
@@ -1129,14 +1226,14 @@ def test_the_handouts_speed_ups_change_no_byte(
     layout: Layout,
     options: RenderOptions,
 ) -> None:
-    """The layout's user-agent stylesheet against WeasyPrint's own; glyph_runs and kept_layouts
-    against WeasyPrint's code, each alone and both (target_counters has its own test above: it
-    counts layouts)."""
+    """The layout's user-agent stylesheet against WeasyPrint's own; the speed-ups against
+    WeasyPrint's code, each alone and all (target_counters also has its own tests above: they
+    count the pages laid out)."""
     frames, expected = all_frames[profile_id], pdfs[profile_id].read_bytes()
     weasyprints_own = with_handout(layout, user_agent_stylesheet=None)
     assert to_pdf.typesetter(weasyprints_own, options.page_size).user_agent is None
     assert to_pdf.render(frames, weasyprints_own, options) == expected
-    for names in (("glyph_runs",), ("kept_layouts",), tuple(SPEED_UPS)):
+    for names in (*((name,) for name in SPEED_UPS), tuple(SPEED_UPS)):
         assert without(frames, layout, options, *names) == expected, f"without {names}"
 
 

@@ -38,7 +38,7 @@ def linker_cache_only() -> Iterator[None]:
         yield
         return
     find_library = ctypes.util.find_library
-    ctypes.util.find_library = search
+    setattr(ctypes.util, "find_library", search)  # noqa: B010 (typeshed types it as a def)
     try:
         yield
     finally:
