@@ -528,17 +528,19 @@ class PdfSplit:
 
 @contextlib.contextmanager
 def _weasyprint_as_installed() -> Iterator[None]:
-    """WeasyPrint without the handout's two workarounds (target_counters, glyph_runs), which
-    to_pdf installs process-wide: the bare route is what a WeasyPrint user gets."""
-    from pipeline.render import glyph_runs, target_counters
+    """WeasyPrint without the handout's three workarounds (target_counters, glyph_runs,
+    kept_layouts), which to_pdf installs process-wide: the bare route is what a WeasyPrint user
+    gets."""
+    from pipeline.render import glyph_runs, kept_layouts, target_counters
 
-    glyph_runs.uninstall()
-    target_counters.uninstall()
+    workarounds = (glyph_runs, kept_layouts, target_counters)
+    for workaround in workarounds:
+        workaround.uninstall()
     try:
         yield
     finally:
-        target_counters.install()
-        glyph_runs.install()
+        for workaround in workarounds:
+            workaround.install()
 
 
 def _pdf_compare(
@@ -1117,7 +1119,7 @@ def _bench(say: Report, work: Path, plan: Plan) -> None:
             (
                 "pdf: to_pdf.render vs the same HTML through WeasyPrint `write_pdf` as installed "
                 "(shared CSS and FontConfiguration; its own HTML parser and user-agent "
-                "stylesheet, without the handout's two workarounds; untagged, no attachment)",
+                "stylesheet, without the handout's three workarounds; untagged, no attachment)",
                 _ms(ours_pdf),
                 _ms(_median(pdf.bare)),
                 f"{(ours_pdf / _median(pdf.bare) - 1) * 100:+.0f}%",
@@ -1175,7 +1177,7 @@ def _bench(say: Report, work: Path, plan: Plan) -> None:
             f"Handout: median {pages:g} pages; WeasyPrint layout {_ms(_median(pdf.layout))} "
             f"({_ms(_median(pdf.layout) / max(pages, 1))} per page), PDF writing "
             f"{_ms(_median(pdf.write))} (the same HTML through WeasyPrint with the handout's "
-            "two workarounds; no tags or attachment)."
+            "three workarounds; no tags or attachment)."
         )
         say()
     else:

@@ -43,7 +43,7 @@ from pipeline.build import (
 from pipeline.cli import main
 from pipeline.diagnostics import PacksError
 from pipeline.extract import load_canon
-from pipeline.layout import Layout, RenderOptions
+from pipeline.layout import Layout, RenderOptions, load_layout
 from pipeline.model import Canon, ProfileFrames
 from pipeline.render import FORMATS, Format
 from pipeline.render.to_text import frames_text
@@ -710,3 +710,18 @@ def test_bench_quick_smoke(tmp_path: Path) -> None:
         assert re.search(r"wall per pack \*\*\d+\.\d\d×\*\*", route), route
     else:
         assert "Not measured (--no-office or --quick)." in text
+
+
+def test_the_benchs_bare_weasyprint_runs_without_the_handouts_workarounds() -> None:
+    """The overhead row compares with WeasyPrint as a user gets it: none of the process-wide
+    replacements to_pdf installs may be in place inside the bare route, all of them after."""
+    from pipeline.bench import _weasyprint_as_installed
+    from pipeline.render import glyph_runs, kept_layouts, target_counters, to_pdf
+
+    workarounds = (glyph_runs, kept_layouts, target_counters)
+    to_pdf.typesetter(load_layout("default"), "A4")  # installs them
+    assert all(w.installed() for w in workarounds)
+    with _weasyprint_as_installed():
+        assert not any(w.installed() for w in workarounds)
+        assert not target_counters.filling_in()
+    assert all(w.installed() for w in workarounds) and target_counters.filling_in()
