@@ -746,13 +746,52 @@ def test_shared_fields_print_once_above_their_records_and_on_the_same_page(
     assert "Goal heading 1" in page, "the shared block was left alone at the foot of a page"
 
 
+def test_a_goal_whose_specific_line_quotes_its_heading_prints_the_words_once(
+    seed_pdf: Path, seed_frames: ProfileFrames
+) -> None:
+    text = normalise(pypdf_text(seed_pdf))
+    goals = [
+        block
+        for frame in seed_frames.frames
+        for block in frame.blocks
+        if isinstance(block, Record) and block.style is RecordStyle.GOAL
+    ]
+    assert goals
+    start = text.index(f"Goal {goals[0].number} [source: {goals[0].source}]")
+    end = text.index("Time-bound", text.index(f"Goal {goals[-1].number} [source"))
+    section = text[start:end]
+    for goal in goals:
+        assert f"Goal {goal.number} [source: {goal.source}]" in section
+        assert f'Specific Deliver: "{goal.heading}"' in section
+        assert section.count(goal.heading) == 1, goal.heading
+
+
+def test_only_a_heading_quoted_in_full_under_its_record_is_left_out() -> None:
+    def goal(heading: str, *lines: str) -> Record:
+        fields = tuple(Field(f"k{n}", f"F{n}", (Text(line),)) for n, line in enumerate(lines))
+        return Record("k", 1, heading, "src", fields, RecordStyle.GOAL)
+
+    quoted = goal("Runs the plan", 'Deliver: "Runs the plan"')
+    part = to_pdf.Part("goal", (quoted,))
+    assert part.quotes_heading(quoted)
+    for other in (
+        goal("Runs the plan", "Deliver: Runs the plan"),  # not quoted
+        goal("Runs the plan", 'Deliver: "Runs the plan well"'),  # not in full
+        goal("Runs the plan"),  # no field
+    ):
+        assert not to_pdf.Part("goal", (other,)).quotes_heading(other)
+    shared = to_pdf.Part("goal", (quoted,), shared=quoted.fields)
+    assert not shared.quotes_heading(quoted), "a shared field prints above, not under it"
+
+
 def test_seed_shared_blocks_stay_with_their_first_record(seed_pdf: Path) -> None:
     pages = [normalise(text) for text in page_texts(seed_pdf)]
     marks = [text for text in pages if "The same for all" in text]
     assert len(marks) >= 2, "SMART (Achievable, Relevant) and MBO (Standard) share fields"
     for text in marks:
         tail = text[text.rindex("The same for all") :]
-        assert re.search(r"(^| )1\. ", tail), f"shared block without its first record: {tail!r}"
+        first = r"(^| )(1\.|Goal 1) "  # a record heading, or a goal's that its Specific quotes
+        assert re.search(first, tail), f"shared block without its first record: {tail!r}"
 
 
 # --- the default layout's markup is read as XHTML: same tree and bytes as the HTML reading --------

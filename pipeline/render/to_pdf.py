@@ -57,6 +57,7 @@ from pipeline.model import (
     RecordStyle,
     Segment,
     Text,
+    line_text,
     only_placeholders,
     placeholders,
 )
@@ -127,6 +128,13 @@ class Part:
         """The fields of `record` that are not shared, in their order."""
         labels = {f.label for f in self.shared}
         return tuple(f for f in record.fields if f.label not in labels)
+
+    def quotes_heading(self, record: Record) -> bool:
+        """True if a field printed with `record` quotes its heading in full, in double quotes
+        (a SMART goal's Specific line: Deliver: "<heading>"). The template then prints the
+        heading's number and source label without its words, which follow one line below."""
+        quoted = f'"{record.heading}"'
+        return any(quoted in line_text(f.line) for f in self.own_fields(record))
 
     def columns(self, frame: Frame) -> tuple[str, ...]:
         """The table columns left once shared fields are printed above the table."""
