@@ -8,6 +8,7 @@ and slow renders can be injected in worker processes too (workers import `tests.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import io
@@ -33,9 +34,12 @@ from pipeline.build import (
     SELECTION_ZIP,
     BuildReport,
     PackResult,
+    PackTask,
     Progress,
     build,
     build_lock,
+    largest_first,
+    render_weight,
     select,
     start_workers_early,
     write_atomic,
@@ -725,3 +729,21 @@ def test_the_benchs_bare_weasyprint_runs_without_the_handouts_workarounds() -> N
         assert not any(w.installed() for w in workarounds)
         assert not target_counters.filling_in()
     assert all(w.installed() for w in workarounds) and target_counters.filling_in()
+
+
+def test_workers_get_the_heaviest_packs_first_ties_in_order() -> None:
+    base = load_canon(CANON_DIR).profiles[0]
+
+    def task(name: str, *responsibilities: str) -> PackTask:
+        profile = dataclasses.replace(
+            base, responsibilities=responsibilities, core_outputs=(), job_description=None
+        )
+        return PackTask(profile, name, name)
+
+    tasks = [task("a", "x" * 10), task("b", "y" * 300), task("c", "z" * 10), task("d", "w" * 50)]
+    assert [t.digest for t in largest_first(tasks)] == ["b", "d", "a", "c"]
+    assert render_weight(tasks[1].profile) == 300
+    with_description = dataclasses.replace(base, core_outputs=(), responsibilities=())
+    assert render_weight(with_description) == (
+        len(repr(base.job_description)) if base.job_description else 0
+    )
