@@ -970,6 +970,7 @@ def three_ways(
     render: Callable[[], bytes], monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, tuple[bytes, list[int]]]:
     """`render` with the numbers filled in, with the collector alone, with WeasyPrint alone."""
+    assert target_counters.install() and target_counters.filling_in()
     outcomes = {"filled in": laid_out(render, monkeypatch)}
     try:
         assert target_counters.install(fill_in=False)

@@ -67,6 +67,8 @@ _COUNTERS = ("counter()", "counters()")
 _TARGET_COUNTERS = ("target-counter()", "target-counters()")
 _DIGITS = frozenset("0123456789")
 _MAKE_ALL_PAGES = weasyprint.layout.make_all_pages
+_REMAKE_PAGE = weasyprint.layout.page.remake_page
+_MAKE_PAGE = weasyprint.layout.page.make_page
 #: sha256 of the source text of each WeasyPrint 70.0 function the filling in relies on: those
 #: that lay pages out and mark them for another layout, and how a line's text box is measured.
 FILL_IN_SOURCES = {
@@ -311,8 +313,8 @@ def fill_in_applies() -> bool:
     functions = {
         "layout_document": weasyprint.layout.layout_document,
         "make_all_pages": _MAKE_ALL_PAGES,
-        "remake_page": weasyprint.layout.page.remake_page,
-        "make_page": weasyprint.layout.page.make_page,
+        "remake_page": _REMAKE_PAGE,
+        "make_page": _MAKE_PAGE,
         "cache_target_page_counters": TargetCollector.cache_target_page_counters,
         "split_text_box": weasyprint.layout.inline.split_text_box,
     }
