@@ -310,16 +310,21 @@ def test_contents_and_bookmarks_point_at_each_frame(
         assert frame.title in texts[page - 1]
 
 
+def goal_records(frames: ProfileFrames) -> list[Record]:
+    """The records every frame of `frames` prints as goals (the SMART frame's)."""
+    return [
+        block
+        for frame in frames.frames
+        for block in frame.blocks
+        if isinstance(block, Record) and block.style is RecordStyle.GOAL
+    ]
+
+
 def test_field_labels_read_before_their_text(seed_pdf: Path, seed_frames: ProfileFrames) -> None:
     """A SMART field reads "Specific Deliver: …" in the text layer, label then text: the labels
     are in the line, not floated out of reading order."""
     flat = normalise(pypdf_text(seed_pdf))
-    goals = [
-        block
-        for frame in seed_frames.frames
-        for block in frame.blocks
-        if isinstance(block, Record) and block.style is RecordStyle.GOAL
-    ]
+    goals = goal_records(seed_frames)
     assert goals
     for record in goals:
         for field in record.fields:
@@ -750,12 +755,7 @@ def test_a_goal_whose_specific_line_quotes_its_heading_prints_the_words_once(
     seed_pdf: Path, seed_frames: ProfileFrames
 ) -> None:
     text = normalise(pypdf_text(seed_pdf))
-    goals = [
-        block
-        for frame in seed_frames.frames
-        for block in frame.blocks
-        if isinstance(block, Record) and block.style is RecordStyle.GOAL
-    ]
+    goals = goal_records(seed_frames)
     assert goals
     start = text.index(f"Goal {goals[0].number} [source: {goals[0].source}]")
     end = text.index("Time-bound", text.index(f"Goal {goals[-1].number} [source"))
