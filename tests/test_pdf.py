@@ -310,13 +310,13 @@ def test_contents_and_bookmarks_point_at_each_frame(
         assert frame.title in texts[page - 1]
 
 
-def goal_records(frames: ProfileFrames) -> list[Record]:
-    """The records every frame of `frames` prints as goals (the SMART frame's)."""
+def records_of(frames: ProfileFrames, style: RecordStyle = RecordStyle.GOAL) -> list[Record]:
+    """The records of `frames` drawn in `style` (goals: the SMART frame's)."""
     return [
         block
         for frame in frames.frames
         for block in frame.blocks
-        if isinstance(block, Record) and block.style is RecordStyle.GOAL
+        if isinstance(block, Record) and block.style is style
     ]
 
 
@@ -324,7 +324,7 @@ def test_field_labels_read_before_their_text(seed_pdf: Path, seed_frames: Profil
     """A SMART field reads "Specific Deliver: …" in the text layer, label then text: the labels
     are in the line, not floated out of reading order."""
     flat = normalise(pypdf_text(seed_pdf))
-    goals = goal_records(seed_frames)
+    goals = records_of(seed_frames)
     assert goals
     for record in goals:
         for field in record.fields:
@@ -751,19 +751,33 @@ def test_shared_fields_print_once_above_their_records_and_on_the_same_page(
     assert "Goal heading 1" in page, "the shared block was left alone at the foot of a page"
 
 
-def test_a_goal_whose_specific_line_quotes_its_heading_prints_the_words_once(
-    seed_pdf: Path, seed_frames: ProfileFrames
+@pytest.mark.parametrize(
+    ("style", "word", "quote", "section_end"),
+    [
+        (RecordStyle.GOAL, "Goal", 'Specific Deliver: "{}"', "Time-bound"),
+        (RecordStyle.RESULTS, "Objective", 'tied to: "{}"', "KR2."),
+    ],
+)
+def test_a_heading_its_first_line_quotes_prints_its_words_once(
+    style: RecordStyle,
+    word: str,
+    quote: str,
+    section_end: str,
+    seed_pdf: Path,
+    seed_frames: ProfileFrames,
 ) -> None:
+    """SMART goals (Specific: Deliver: "…") and objectives (KR1 … tied to: "…") are headed by
+    number and source label; the canon words are read once, in the quoting line."""
     text = normalise(pypdf_text(seed_pdf))
-    goals = goal_records(seed_frames)
-    assert goals
-    start = text.index(f"Goal {goals[0].number} [source: {goals[0].source}]")
-    end = text.index("Time-bound", text.index(f"Goal {goals[-1].number} [source"))
+    records = records_of(seed_frames, style)
+    assert records
+    start = text.index(f"{word} {records[0].number} [source: {records[0].source}]")
+    end = text.index(section_end, text.index(f"{word} {records[-1].number} [source"))
     section = text[start:end]
-    for goal in goals:
-        assert f"Goal {goal.number} [source: {goal.source}]" in section
-        assert f'Specific Deliver: "{goal.heading}"' in section
-        assert section.count(goal.heading) == 1, goal.heading
+    for record in records:
+        assert f"{word} {record.number} [source: {record.source}]" in section
+        assert quote.format(record.heading) in section
+        assert section.count(record.heading) == 1, record.heading
 
 
 def test_only_a_heading_quoted_in_full_under_its_record_is_left_out() -> None:

@@ -131,8 +131,9 @@ class Part:
 
     def quotes_heading(self, record: Record) -> bool:
         """True if a field printed with `record` quotes its heading in full, in double quotes
-        (a SMART goal's Specific line: Deliver: "<heading>"). The template then prints the
-        heading's number and source label without its words, which follow one line below."""
+        (a SMART goal's Specific line, Deliver: "<heading>"; an objective's KR1, tied to:
+        "<heading>"). The template then prints the heading's number and source label without
+        its words, which follow below."""
         quoted = f'"{record.heading}"'
         return any(quoted in line_text(f.line) for f in self.own_fields(record))
 
