@@ -1380,3 +1380,14 @@ def test_the_speed_ups_change_no_byte_for_any_canon_text(texts: list[str]) -> No
     frames = dataclasses.replace(frames, page_title=texts[0])
     layout, options = load_layout("default"), RenderOptions(page_size="A4", timestamp=0)
     assert to_pdf.render(frames, layout, options) == without(frames, layout, options, *SPEED_UPS)
+
+
+def test_a_workaround_applies_only_to_the_weasyprint_code_it_was_read_against() -> None:
+    from pipeline.render.upstream import source_digest, unchanged
+
+    digest = source_digest(to_pdf.flate)
+    assert digest is not None and len(digest) == 64
+    assert unchanged({"flate": to_pdf.flate}, {"flate": digest})
+    assert not unchanged({"flate": to_pdf.flate}, {"flate": "0" * 64})
+    assert not unchanged({"flate": to_pdf.flate}, {"flate": digest, "other": digest})
+    assert source_digest(len) is None  # a builtin has no source text

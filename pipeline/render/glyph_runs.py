@@ -31,8 +31,6 @@ bundled handout, and of handouts of arbitrary canon text, with and without it.
 from __future__ import annotations
 
 import functools
-import hashlib
-import inspect
 import struct
 from io import BytesIO
 from typing import Any
@@ -47,6 +45,8 @@ from weasyprint.text.ffi import FROM_UNITS, TO_UNITS, ffi, pango
 from weasyprint.text.fonts import get_hb_object_data
 from weasyprint.text.line_break import get_last_word_end
 
+from pipeline.render.upstream import source_digest
+
 #: sha256 of the source text of the WeasyPrint function this replaces (WeasyPrint 70.0).
 WEASYPRINT_SOURCE = "1bb8eae6d88e71b17096a034656f3be17da8f1f513c78536c1c38d971927638b"
 #: PangoGlyphInfo: glyph (guint), geometry (width, x_offset, y_offset: gint), attr (guint bits).
@@ -59,12 +59,8 @@ _WEASYPRINTS = weasyprint.draw.text.draw_first_line
 @functools.cache
 def applies() -> bool:
     """Whether WeasyPrint's function and Pango's glyph struct are those this was written for."""
-    try:
-        source = inspect.getsource(_WEASYPRINTS)
-    except (OSError, TypeError):
-        return False
     return (
-        hashlib.sha256(source.encode()).hexdigest() == WEASYPRINT_SOURCE
+        source_digest(_WEASYPRINTS) == WEASYPRINT_SOURCE
         and ffi.sizeof("PangoGlyphInfo") == _GLYPH_INFO.size
         and ffi.offsetof("PangoGlyphInfo", "geometry") == 4
         and ffi.offsetof("PangoGlyphInfo", "attr") == 16

@@ -32,13 +32,13 @@ with and without it.
 from __future__ import annotations
 
 import functools
-import hashlib
-import inspect
 from typing import Any
 
 import weasyprint.draw.text
 import weasyprint.text.line_break
 from weasyprint.text.line_break import Layout
+
+from pipeline.render.upstream import unchanged
 
 #: sha256 of the source text of each WeasyPrint 70.0 function the argument above reads.
 WEASYPRINT_SOURCES = {
@@ -57,28 +57,21 @@ _KEPT = "_jobframe_kept"
 _DRAWING = "_jobframe_drawing"
 
 
-def _sources() -> dict[str, object]:
-    return {
-        "Layout.setup": Layout.setup,
-        "Layout.set_text": Layout.set_text,
-        "Layout.deactivate": _DEACTIVATE,
-        "Layout.reactivate": _REACTIVATE,
-        "first_line_metrics": weasyprint.text.line_break.first_line_metrics,
-        "draw_text": weasyprint.draw.text.draw_text,
-    }
+#: WeasyPrint's functions as imported (before `install()` replaces two of them).
+_WEASYPRINTS = {
+    "Layout.setup": Layout.setup,
+    "Layout.set_text": Layout.set_text,
+    "Layout.deactivate": _DEACTIVATE,
+    "Layout.reactivate": _REACTIVATE,
+    "first_line_metrics": weasyprint.text.line_break.first_line_metrics,
+    "draw_text": weasyprint.draw.text.draw_text,
+}
 
 
 @functools.cache
 def applies() -> bool:
     """Whether WeasyPrint's functions are those this was written against."""
-    for name, function in _sources().items():
-        try:
-            source = inspect.getsource(function)  # type: ignore[arg-type]
-        except (OSError, TypeError):
-            return False
-        if hashlib.sha256(source.encode()).hexdigest() != WEASYPRINT_SOURCES[name]:
-            return False
-    return True
+    return unchanged(_WEASYPRINTS, WEASYPRINT_SOURCES)
 
 
 def deactivate(self: Any) -> None:

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
 import inspect
 from collections.abc import Iterator
 from typing import Any
@@ -60,6 +59,8 @@ import weasyprint.layout.page
 from weasyprint.css.targets import TargetCollector
 from weasyprint.formatting_structure.boxes import TextBox
 from weasyprint.text.line_break import split_first_line
+
+from pipeline.render.upstream import unchanged
 
 #: The WeasyPrint versions this was written against (major version).
 FOR_WEASYPRINT = "70."
@@ -318,14 +319,7 @@ def fill_in_applies() -> bool:
         "cache_target_page_counters": TargetCollector.cache_target_page_counters,
         "split_text_box": weasyprint.layout.inline.split_text_box,
     }
-    for name, function in functions.items():
-        try:
-            source = inspect.getsource(function)
-        except (OSError, TypeError):
-            return False
-        if hashlib.sha256(source.encode()).hexdigest() != FILL_IN_SOURCES[name]:
-            return False
-    return True
+    return unchanged(functions, FILL_IN_SOURCES)
 
 
 def install(fill_in: bool = True) -> bool:
