@@ -21,6 +21,7 @@ from pipeline.build import (
     start_workers_early,
 )
 from pipeline.compose import ComposeOptions, compose_profile
+from pipeline.compose.registry import page_title
 from pipeline.diagnostics import PacksError, UsageError
 from pipeline.extract import load_canon
 from pipeline.layout import PAGE_SIZES, RenderOptions, load_layout
@@ -112,11 +113,11 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
-    canon = load_canon(args.canon)
+    """Ids and page titles: the title is the frames' header, which needs neither composing the
+    frames nor the canon digests (5,000 profiles: 8.7 s -> the time of reading the canon)."""
+    canon = load_canon(args.canon, digests=False)
     profiles = select(canon, [args.pattern] if args.pattern else [])
-    for p in profiles:
-        title = compose_profile(p, canon.digest(p.id)).page_title
-        out.write(f"{p.id}\t{title}\n")
+    out.writelines(f"{p.id}\t{page_title(p)}\n" for p in profiles)
     return 0
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline import cli
 from pipeline.cli import main
+from pipeline.model import ProfileFrames
 from tests.conftest import CANON_DIR, REPO, SEED_ID
 
 
@@ -27,6 +28,19 @@ def test_list_all_and_by_pattern() -> None:
     assert ids == sorted(ids)
     code, out = run(["list", "*.M4", "--canon", str(CANON_DIR)])
     assert out == f"{SEED_ID}\tClinical Trials Administration – Management — M4\n"
+
+
+def test_list_prints_the_frames_page_titles_without_composing_or_digesting(
+    all_frames: dict[str, ProfileFrames], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("packs list must not compose frames or digest the canon")
+
+    monkeypatch.setattr(cli, "compose_profile", refuse)
+    monkeypatch.setattr("pipeline.extract.canon.profile_digest", refuse)
+    code, out = run(["list", "--canon", str(CANON_DIR)])
+    assert code == 0
+    assert out == "".join(f"{pid}\t{f.page_title}\n" for pid, f in sorted(all_frames.items()))
 
 
 def test_list_pattern_matching_nothing_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:

@@ -408,8 +408,12 @@ def _yaml_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def load_canon(root: Path | str) -> Canon:
-    """Read, validate and link a canon directory; raise `CanonError` with every problem."""
+def load_canon(root: Path | str, *, digests: bool = True) -> Canon:
+    """Read, validate and link a canon directory; raise `CanonError` with every problem.
+
+    `digests=False` skips the per-profile digests (`Canon.digests` stays empty): for callers that
+    only name profiles, such as `packs list`, which must not pay for hashing every record.
+    """
     root = Path(root)
     problems = Collector()
     if not root.is_dir():
@@ -477,5 +481,5 @@ def load_canon(root: Path | str) -> Canon:
         levels=tuple(lv for c in sorted(levels) if (lv := levels[c]) is not None),
         profiles=tuple(final),
         job_descriptions=tuple(jds),
-        digests=tuple((p.id, profile_digest(p)) for p in final),
+        digests=tuple((p.id, profile_digest(p)) for p in final) if digests else (),
     )
