@@ -4,11 +4,12 @@
 Run with any Python 3.11+ (``python3 tasks.py COMMAND``), from any directory:
 
   setup          Install the Debian packages the project needs (runtime: Pango, HarfBuzz subset,
-                 DejaVu fonts; tests: poppler-utils, qpdf, fontconfig, LibreOffice Writer/Calc) when
-                 running as root, or print the ``sudo apt-get install`` line to run. Then create
-                 ``.venv`` and ``pip install -e ".[test]"`` into it (skipped while
-                 ``.venv/.jobframe-setup`` holds the sha256 of pyproject.toml and the venv can
-                 import ``pipeline``).
+                 DejaVu fonts; tests: poppler-utils, qpdf, fontconfig, LibreOffice Writer/Calc,
+                 Chromium) when running as root, or print the ``sudo apt-get install`` line to
+                 run. Then create ``.venv`` and ``pip install -e ".[test]"`` into it (skipped
+                 while ``.venv/.jobframe-setup`` holds the sha256 of pyproject.toml and the venv
+                 can import ``pipeline``). Then ``npm ci`` the browser tests' axe-core (locked in
+                 tests/browser/) into ``.venv/node``.
   build [ARGS]   setup (runtime packages only), then ``python -m pipeline build --out out ARGS``.
                  SOURCE_DATE_EPOCH defaults to the committer time of HEAD, for reproducible packs.
   test [ARGS]    setup, then ``ruff check``, ``ruff format --check``, ``mypy`` and
@@ -43,6 +44,11 @@ VENV_BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".jobframe-setup"
 PYPROJECT = ROOT / "pyproject.toml"
 OUT = ROOT / "out"
+#: Browser-side test tools (axe-core) from the npm registry: `npm ci` of tests/browser/'s lock
+#: into .venv/node, redone when package.json or the lock changes.
+NODE_TOOLS = ROOT / "tests" / "browser"
+NODE_DIR = VENV / "node"
+NODE_STAMP = NODE_DIR / ".jobframe-setup"
 
 RUNTIME_PACKAGES = (
     "libpango-1.0-0",
@@ -56,6 +62,7 @@ TEST_PACKAGES = (
     "fontconfig",  # fc-match: which font files the handout's faces resolve to (tests/conftest.py)
     "libreoffice-writer-nogui",
     "libreoffice-calc-nogui",
+    "chromium",  # the real browser of tests/test_serve_browser.py (Playwright drives it)
 )
 
 APT_LOCK_MARKERS = (
@@ -250,6 +257,27 @@ def ensure_venv(venv_ok: bool) -> None:
     STAMP.write_text(digest + "\n", encoding="utf-8")
 
 
+def ensure_node_tools() -> None:
+    """`npm ci` the browser tests' tools (axe-core) into .venv/node, unless up to date."""
+    files = ("package.json", "package-lock.json")
+    digest = hashlib.sha256(b"".join((NODE_TOOLS / name).read_bytes() for name in files))
+    stamp = NODE_STAMP.read_text(encoding="utf-8").strip() if NODE_STAMP.exists() else ""
+    if stamp == digest.hexdigest() and (NODE_DIR / "node_modules").is_dir():
+        print("browser test tools: up to date (.venv/node)")
+        return
+    if shutil.which("npm") is None:
+        ensure_system_packages(("npm",))
+    npm = shutil.which("npm")
+    if npm is None:
+        raise TaskError("npm is needed to install axe-core for the browser tests")
+    NODE_STAMP.unlink(missing_ok=True)
+    NODE_DIR.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        shutil.copyfile(NODE_TOOLS / name, NODE_DIR / name)
+    run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix", NODE_DIR])
+    NODE_STAMP.write_text(digest.hexdigest() + "\n", encoding="utf-8")
+
+
 def setup(runtime_only: bool = False) -> None:
     """Bring the machine and .venv to what the project needs; raises on failure."""
     packages = RUNTIME_PACKAGES if runtime_only else RUNTIME_PACKAGES + TEST_PACKAGES
@@ -259,6 +287,8 @@ def setup(runtime_only: bool = False) -> None:
         packages += ("python3-venv",)
     ensure_system_packages(packages)
     ensure_venv(venv_ok)
+    if not runtime_only:
+        ensure_node_tools()
 
 
 # --- commands ------------------------------------------------------------------------------------

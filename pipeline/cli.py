@@ -94,6 +94,24 @@ def _parser() -> argparse.ArgumentParser:
         "--out", metavar="DIR", help="folder to write into (default: <canon>/job-descriptions)"
     )
     jd.add_argument("--force", action="store_true", help="replace an existing file")
+
+    sv = sub.add_parser("serve", parents=[common], help="the HR download page (a web server)")
+    sv.add_argument("--out", default="out", metavar="DIR", help="packs folder (default: out/)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
+    sv.add_argument("--port", type=_port, default=8000, help="port (0: any free one)")
+    sv.add_argument("--users", default=None, metavar="FILE", help="accounts (`packs user add`)")
+    sv.add_argument("--layout", default="default", help="layout name or folder of the packs")
+
+    us = sub.add_parser("user", help="accounts of `packs serve`")
+    user_sub = us.add_subparsers(dest="user_command", required=True, parser_class=_Parser)
+    add = user_sub.add_parser("add", help="add or replace an account")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--role", required=True, choices=("hr", "manager"))
+    add.add_argument("--manager-id", default=None, metavar="ID", help="a manager's roster id")
+    add.add_argument("--users", default="users.json", metavar="FILE", help="default: users.json")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     return p
 
 
@@ -148,6 +166,44 @@ def _jobs(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be 0-65535")
+    return value
+
+
+def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline.serve.server import ServeOptions, serve
+
+    users = Path(args.users) if args.users else None
+    options = ServeOptions(
+        Path(args.canon), Path(args.out), args.host, args.port, users, args.layout
+    )
+    return serve(options, out)
+
+
+def _cmd_user(args: argparse.Namespace, out: TextIO) -> int:
+    import getpass
+
+    from pipeline.serve.accounts import add_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise PacksError("the two passwords differ; nothing changed")
+    else:
+        raise UsageError("no terminal to ask for the password: pass --password-stdin")
+    user = add_user(Path(args.users), args.name, args.role, password, args.manager_id)
+    out.write(f"{args.users}: {user.name} ({user.role.value}) saved\n")
+    return 0
 
 
 def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
@@ -214,6 +270,8 @@ COMMANDS = {
     "show": _cmd_show,
     "build": _cmd_build,
     "import-jd": _cmd_import_jd,
+    "serve": _cmd_serve,
+    "user": _cmd_user,
 }
 
 

@@ -1,0 +1,496 @@
+"""The Starlette application of `packs serve`: routes, access rules, pages, security headers.
+
+URLs are fixed (tests and bookmarks rely on them): `/`, `/profiles/<ID>`,
+`/profiles/<ID>/<file name as in the pack>`, `/profiles/<ID>/pack.zip`, `/download?pattern=…`,
+`/healthz`, `/login`, `/logout`. Pages are Jinja2 templates of the web layout (autoescaped: canon
+text is text); ids and file names from a URL are looked up in the canon and the pack's own list
+before any file is touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pipeline.build import MANIFEST
+from pipeline.compose import compose_profile
+from pipeline.diagnostics import PacksError
+from pipeline.layout import LAYOUTS_DIR
+from pipeline.model import Frame, Group, ProfileFrames
+from pipeline.render.to_text import block_text
+from pipeline.serve.accounts import LOCAL_USER, Accounts, User
+from pipeline.serve.packs import (
+    ZIP_MEDIA_TYPE,
+    BuildBusy,
+    Catalogue,
+    PackStore,
+    ServedFile,
+    media_type,
+)
+from pipeline.serve.sessions import COOKIE, LoginThrottle, Session, SessionStore, csrf_ok
+
+#: The web layout: page templates and static files (presentation, not code).
+WEB_LAYOUT = LAYOUTS_DIR / "web"
+PACK_ZIP = "pack.zip"
+#: Request bodies larger than this are refused with 413 (forms only, until uploads come).
+MAX_BODY = 64 * 1024
+MAX_PATTERN = 200
+#: A failed login always costs this long (besides the throttle's lock-outs).
+FAILED_LOGIN_DELAY = 0.5
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response, errors and static files included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                if b"cache-control" not in present:
+                    extra.append((b"cache-control", b"no-store"))
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """413 for a request body over `limit` bytes, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(send)
+            return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _too_large(send)
+
+
+async def _too_large(send: Send) -> None:
+    body = b"request body too large\n"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class LoginRequired(Exception):
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+@dataclass
+class Site:
+    """What the routes share: the catalogue, the packs, who may log in, and the pages."""
+
+    catalogue: Catalogue
+    store: PackStore
+    #: None: one local user (loopback, no users file).
+    accounts: Accounts | None
+    web: Path = WEB_LAYOUT
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    sessions: SessionStore = field(default_factory=SessionStore)
+    failed_login_delay: float = FAILED_LOGIN_DELAY
+    env: jinja2.Environment = field(init=False)
+    _frames: dict[str, ProfileFrames] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.web / "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def session(self, request: Request) -> Session | None:
+        return self.sessions.get(request.cookies.get(COOKIE))
+
+    def user(self, request: Request) -> User | None:
+        if self.accounts is None:
+            return LOCAL_USER
+        session = self.session(request)
+        return session.user if session is not None else None
+
+    def need(self, request: Request, hr: bool = False) -> User:
+        user = self.user(request)
+        if user is None:
+            raise LoginRequired(
+                request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            )
+        if hr and not user.is_hr:
+            raise HTTPException(403, "This page is for HR accounts.")
+        return user
+
+    async def page(
+        self,
+        request: Request,
+        name: str,
+        status: int = 200,
+        session: Session | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        """A page of the web layout; `session` when its cookie is only being set now."""
+        session = session or self.session(request)
+        values = {
+            "user": self.user(request),
+            "local": self.accounts is None,
+            "csrf": session.csrf if session is not None else "",
+            **context,
+        }
+        html = await run_in_threadpool(self.env.get_template(name).render, values)
+        return HTMLResponse(html, status_code=status)
+
+    def frames(self, profile_id: str) -> ProfileFrames:
+        """The profile's frames, composed once (they are frozen; the canon does not change)."""
+        frames = self._frames.get(profile_id)
+        if frames is None:
+            entry = self.catalogue.get(profile_id)
+            assert entry is not None
+            frames = compose_profile(entry.profile, self.catalogue.canon.digest(profile_id))
+            self._frames[profile_id] = frames
+        return frames
+
+
+def _set_session_cookie(request: Request, response: Response, session: Session) -> None:
+    response.set_cookie(
+        COOKIE,
+        session.token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def _local_path(target: str | None) -> str:
+    """A redirect target only within this site (no `//host`, no scheme)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+# --- views ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockView:
+    heading: str
+    lines: tuple[str, ...]
+    is_group: bool
+
+
+@dataclass(frozen=True)
+class FrameView:
+    kind: str
+    title: str
+    intro: str | None
+    blocks: tuple[BlockView, ...]
+
+
+def frame_view(frame: Frame) -> FrameView:
+    """A frame as the lines of its text form (`to_text.block_text`): the page shows the same
+    lines, source labels included; only the grouping into headings and lists is HTML's."""
+    blocks = []
+    for block in frame.blocks:
+        first, *rest = block_text(block).split("\n")
+        blocks.append(
+            BlockView(first, tuple(line.strip() for line in rest), isinstance(block, Group))
+        )
+    return FrameView(frame.kind, frame.title, frame.intro, tuple(blocks))
+
+
+def _attachment(name: str) -> str:
+    return f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
+
+
+def _download(request: Request, served: ServedFile, kind: str) -> Response:
+    headers = {
+        "etag": served.etag,
+        "content-disposition": _attachment(served.name),
+        "cache-control": "private, no-cache",
+    }
+    if served.etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(served.data, media_type=kind, headers=headers)
+
+
+def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
+    catalogue, store = site.catalogue, site.store
+
+    async def busy(call: Callable[[], Any]) -> Any:
+        try:
+            return await run_in_threadpool(call)
+        except BuildBusy:
+            raise HTTPException(
+                503, "Packs are being built by another process; try again shortly."
+            ) from None
+
+    async def index(request: Request) -> Response:
+        user = site.need(request)
+        text = request.query_params.get("q", "")[:200]
+        function = request.query_params.get("function", "")
+        level = request.query_params.get("level", "")
+        if function not in {code for code, _ in catalogue.functions}:
+            function = ""
+        if level not in catalogue.levels:
+            level = ""
+        found = catalogue.find(text, function, level)
+        return await site.page(
+            request,
+            "index.html.j2",
+            entries=found,
+            total=len(catalogue.entries),
+            q=text,
+            function=function,
+            level=level,
+            functions=catalogue.functions,
+            levels=catalogue.levels,
+            can_bulk=user.is_hr,
+        )
+
+    def entry_of(request: Request) -> str:
+        profile_id = str(request.path_params["profile_id"])
+        if catalogue.get(profile_id) is None:
+            raise HTTPException(404, "No such profile.")
+        return profile_id
+
+    async def profile(request: Request) -> Response:
+        site.need(request)
+        profile_id = entry_of(request)
+        frames = await run_in_threadpool(site.frames, profile_id)
+        manifest = await run_in_threadpool(store.current, profile_id)
+        sizes = {str(f["path"]): int(f["bytes"]) for f in manifest["files"]} if manifest else {}
+        files = [
+            (f.file_name(profile_id), sizes.get(f.file_name(profile_id))) for f in store.formats
+        ]
+        return await site.page(
+            request,
+            "profile.html.j2",
+            frames=frames,
+            views=[frame_view(f) for f in frames.frames],
+            files=files,
+            built=manifest is not None,
+            pack_zip=PACK_ZIP,
+        )
+
+    async def profile_file(request: Request) -> Response:
+        site.need(request)
+        profile_id = entry_of(request)
+        name = str(request.path_params["name"])
+        if name == PACK_ZIP:
+            served = await busy(lambda: store.pack_zip(profile_id))
+            return _download(request, served, ZIP_MEDIA_TYPE)
+        allowed = {f.file_name(profile_id) for f in store.formats} | {MANIFEST}
+        if name not in allowed:
+            raise HTTPException(404, "No such file in this pack.")
+        served = await busy(lambda: store.file(profile_id, name))
+        if served is None:
+            raise HTTPException(404, "No such file in this pack.")
+        return _download(request, served, media_type(name))
+
+    async def download(request: Request) -> Response:
+        site.need(request, hr=True)
+        pattern = request.query_params.get("pattern", "*")
+        if not pattern or len(pattern) > MAX_PATTERN:
+            raise HTTPException(400, "Give a pattern of profile ids, such as CLINIC.*")
+        ids = [e.id for e in catalogue.entries if fnmatch.fnmatchcase(e.id, pattern)]
+        if not ids:
+            raise HTTPException(404, "No profile matches that pattern.")
+        await busy(lambda: store.ensure(ids))
+        return StreamingResponse(
+            store.stream_zip(ids),
+            media_type=ZIP_MEDIA_TYPE,
+            headers={"content-disposition": _attachment("packs.zip")},
+        )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "profiles": len(catalogue.entries)})
+
+    async def login_form(request: Request) -> Response:
+        if site.accounts is None:
+            return RedirectResponse("/", status_code=303)
+        session = site.session(request) or site.sessions.new()
+        target = _local_path(request.query_params.get("next"))
+        response = await site.page(request, "login.html.j2", session=session, next=target)
+        _set_session_cookie(request, response, session)
+        return response
+
+    async def login(request: Request) -> Response:
+        accounts = site.accounts
+        if accounts is None:
+            return RedirectResponse("/", status_code=303)
+        session, form = await checked_form(request)
+        name = str(form.get("name", ""))[:64]
+        password = str(form.get("password", ""))[:1024]
+        target = _local_path(str(form.get("next", "/")))
+        client = request.client.host if request.client else "?"
+        keys = (f"name:{name.casefold()}", f"address:{client}")
+        wait = site.throttle.retry_after(keys)
+        if wait > 0:
+            response = await site.page(
+                request,
+                "login.html.j2",
+                session=session,
+                status=429,
+                next=target,
+                error="Too many failed logins. Wait a little, then try again.",
+            )
+            response.headers["retry-after"] = str(max(1, round(wait)))
+            return response
+        user = await run_in_threadpool(accounts.authenticate, name, password)
+        if user is None:
+            site.throttle.failed(*keys)
+            await asyncio.sleep(site.failed_login_delay)
+            return await site.page(
+                request,
+                "login.html.j2",
+                session=session,
+                status=401,
+                next=target,
+                error="Wrong name or password.",
+            )
+        site.throttle.succeeded(keys[0])
+        site.sessions.end(session.token)
+        fresh = site.sessions.new(user)
+        redirect = RedirectResponse(target, status_code=303)
+        _set_session_cookie(request, redirect, fresh)
+        return redirect
+
+    async def logout(request: Request) -> Response:
+        session, _form = await checked_form(request)
+        site.sessions.end(session.token)
+        response = RedirectResponse("/login" if site.accounts is not None else "/", 303)
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    async def checked_form(request: Request) -> tuple[Session, FormData]:
+        """Every POST: the form, read with limits, and its CSRF token checked (403 without)."""
+        form = await request.form(max_files=0, max_fields=20, max_part_size=8 * 1024)
+        session = site.session(request)
+        if session is None or not csrf_ok(session, form.get("csrf")):
+            raise HTTPException(403, "This form has expired or did not come from this site.")
+        return session, form
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        response = await site.page(
+            request, "error.html.j2", status=exc.status_code, message=exc.detail
+        )
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        if exc.status_code == 503:
+            response.headers["retry-after"] = "5"
+        return response
+
+    async def on_login_required(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        return RedirectResponse(f"/login?next={quote(exc.path, safe='')}", status_code=303)
+
+    async def on_packs_error(request: Request, exc: Exception) -> Response:
+        return await site.page(request, "error.html.j2", status=500, message=str(exc))
+
+    routes = [
+        Route("/", index),
+        Route("/healthz", healthz),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/download", download),
+        Route("/profiles/{profile_id}", profile),
+        Route("/profiles/{profile_id}/{name}", profile_file),
+        Mount("/static", StaticFiles(directory=site.web / "static"), name="static"),
+    ]
+    handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+        HTTPException: on_http_error,
+        LoginRequired: on_login_required,
+        PacksError: on_packs_error,
+    }
+    middleware = [Middleware(SecurityHeaders), Middleware(BodyLimit)]
+    if allowed_hosts:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
+    return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)
