@@ -19,6 +19,7 @@ CODE = "Text that is code somewhere"
 JOBDESC = "Job-description importer"
 RETURNED = "Returned files"
 FAULTS = "Faults"
+WEB = "The download page"
 PROPERTIES = "Property tests"
 
 #: Family -> what every case of it shares (printed under the family's heading).
@@ -40,6 +41,12 @@ FAMILIES: dict[str, str] = {
         "traceback; nothing is extracted to disk and no entity is expanded."
     ),
     FAULTS: "`packs build` when the machine misbehaves.",
+    WEB: (
+        "`packs serve`, at the HTTP level (Starlette's TestClient) and as a real server on "
+        "127.0.0.1 port 0; every response carries the security headers "
+        "(`Content-Security-Policy` with no inline script and `frame-ancestors 'none'`, "
+        "`X-Content-Type-Options: nosniff`)."
+    ),
     PROPERTIES: "Hypothesis (`HYPOTHESIS_PROFILE=ci` in CI, `python3 tasks.py fuzz` for more).",
 }
 
@@ -304,6 +311,8 @@ _RET_T = f"{_HERE}/test_returned_files.py::"
 _ANY_T = f"{_HERE}/test_any_text.py::"
 _BUILD_T = "tests/test_build.py::"
 _FAULT_T = f"{_HERE}/test_faults.py::"
+_WEB_T = "tests/test_serve.py::"
+_BROWSER_T = "tests/test_serve_browser.py::"
 
 
 def _canon_outcome(case: CanonCase) -> str:
@@ -614,6 +623,76 @@ CASES: tuple[Case, ...] = (
             f"{_BUILD_T}test_a_failing_profile_is_reported_and_the_others_are_built",
             f"{_BUILD_T}test_a_crashed_worker_fails_only_its_profile",
         ),
+    ),
+    # --- the download page ------------------------------------------------------------------
+    Case(
+        WEB,
+        "XSS strings in canon text (every string of the two tables above, on the list and the "
+        "profile page)",
+        "literal text: no `script`, `style`, `img`, `iframe` or `on…` attribute in the page, "
+        "every link on the site; `{{ 7*7 }}` shows as typed",
+        (f"{_WEB_T}test_hostile_canon_text_renders_literally_on_every_page",),
+    ),
+    Case(
+        WEB,
+        "`..`, `%2e%2e`, `%2f`, `%00` and look-alike ids in every path parameter (profile id, "
+        "file name, static file), in a raw request line too",
+        "404 before any file is touched (nothing built, nothing read)",
+        (
+            f"{_WEB_T}test_path_parameters_outside_the_canon_are_404_before_any_file_is_touched",
+            f"{_BROWSER_T}test_dot_dot_in_a_raw_request_line_is_404",
+        ),
+    ),
+    Case(
+        WEB,
+        "a POST without its CSRF token, or with another one",
+        "403 `This form has expired or did not come from this site.`; the session is unchanged",
+        (f"{_WEB_T}test_every_post_needs_its_csrf_token",),
+    ),
+    Case(
+        WEB,
+        "oversize request body (declared or sent)",
+        "413 `request body too large`",
+        (f"{_WEB_T}test_an_oversize_request_body_is_413",),
+    ),
+    Case(
+        WEB,
+        "wrong password many times (one name, or many names from one address)",
+        "401 `Wrong name or password.` (an unknown name alike), then 429 with `Retry-After`, "
+        "the right password included, until the lock-out (doubling) ends",
+        (
+            f"{_WEB_T}test_wrong_passwords_many_times_lock_the_account_out",
+            f"{_WEB_T}test_many_names_from_one_address_are_slowed_down_too",
+            f"{_WEB_T}test_an_unknown_name_fails_like_a_wrong_password",
+            f"{_BROWSER_T}test_wrong_passwords_in_the_browser_end_in_a_lock_out",
+        ),
+    ),
+    Case(
+        WEB,
+        "a manager reaching for HR pages (`/download`)",
+        "403 `This page is for HR accounts.`",
+        (
+            f"{_WEB_T}test_a_manager_sees_profiles_but_not_hr_pages",
+            f"{_BROWSER_T}test_a_manager_sees_profiles_but_hr_pages_are_refused",
+        ),
+    ),
+    Case(
+        WEB,
+        "non-loopback start without users (`packs serve --host 0.0.0.0`)",
+        "exit 2, `refusing to serve on 0.0.0.0 without --users FILE: …`, nothing listens",
+        (f"{_WEB_T}test_a_non_loopback_start_without_users_is_refused",),
+    ),
+    Case(
+        WEB,
+        "another site's `Host` header on a loopback server without users (DNS rebinding)",
+        "400",
+        (f"{_WEB_T}test_a_loopback_server_without_users_refuses_other_host_names",),
+    ),
+    Case(
+        WEB,
+        "a login's `next` pointing off the site (`//attacker.example/x`)",
+        "redirect to `/`",
+        (f"{_WEB_T}test_a_login_redirect_never_leaves_the_site",),
     ),
     # --- properties -------------------------------------------------------------------------
     Case(
