@@ -21,7 +21,8 @@ from pipeline.model import Canon, ProfileFrames
 
 REPO = Path(__file__).resolve().parent.parent
 CANON_DIR = REPO / "canon"
-SEED_DIR = REPO.parent / "shared" / "seeds"
+#: The reference pages, copied into the repo (see tests/cases/seed/README.md).
+SEED_DIR = REPO / "tests" / "cases" / "seed"
 SEED_ID = "CLINIC.CLINICAL90BC.M4"
 #: 2023-11-14T22:13:20Z, the example build time of design.md §6.
 FIXED_EPOCH = 1_700_000_000
@@ -37,10 +38,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def seed_path(name: str) -> Path:
-    """A file of ../shared/seeds (read-only reference)."""
+    """A reference page of tests/cases/seed/ (fixtures; never edited to make a test pass)."""
     path = SEED_DIR / name
     if not path.is_file():
-        pytest.fail(f"reference seed {path} is missing; tests need ../shared/seeds beside the repo")
+        pytest.fail(f"reference seed {path} is missing (see tests/cases/seed/README.md)")
     return path
 
 
