@@ -331,7 +331,7 @@ def test_unchanged_packs_are_skipped_without_composing(
         raise AssertionError("a skipped pack must not be composed")
 
     # `pipeline.build` the attribute is the function (pipeline/__init__.py), hence sys.modules.
-    monkeypatch.setattr(sys.modules["pipeline.build"], "compose_profile", explode)
+    monkeypatch.setattr(sys.modules["pipeline.build.workers"], "compose_profile", explode)
     again = run_build(canon, layout, out, txt, [])
     assert (again.built, again.skipped, again.failed) == (0, len(canon.profiles), ())
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/*")} == stamps  # nothing rewritten
@@ -573,7 +573,7 @@ def test_two_racing_builds_never_interleave(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_killed_build_leaves_only_complete_files(tmp_path: Path) -> None:
-    from pipeline.bench import synthetic_canon
+    from benchmarks.bench import synthetic_canon
 
     canon_dir = synthetic_canon(tmp_path, TOTAL := 12)
     out = tmp_path / "out"
@@ -684,7 +684,7 @@ def test_bench_quick_smoke(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "pipeline.bench",
+            "benchmarks",
             "--quick",
             "--office" if office else "--no-office",
             "--out",
@@ -719,7 +719,7 @@ def test_bench_quick_smoke(tmp_path: Path) -> None:
 def test_the_benchs_bare_weasyprint_runs_without_the_handouts_workarounds() -> None:
     """The overhead row compares with WeasyPrint as a user gets it: none of the process-wide
     replacements to_pdf installs may be in place inside the bare route, all of them after."""
-    from pipeline.bench import _weasyprint_as_installed
+    from benchmarks.bench import _weasyprint_as_installed
     from pipeline.render import glyph_runs, kept_layouts, target_counters, to_pdf
 
     workarounds = (glyph_runs, kept_layouts, target_counters)
@@ -747,3 +747,23 @@ def test_workers_get_the_heaviest_packs_first_ties_in_order() -> None:
     assert render_weight(with_description) == (
         len(repr(base.job_description)) if base.job_description else 0
     )
+
+
+def test_the_code_digest_covers_the_code_that_renders_only(tmp_path: Path) -> None:
+    from pipeline.build.fingerprint import code_digest, source_digest
+
+    root = tmp_path / "pipeline"
+    for rel in ("render/to_text.py", "build/zips.py", "cli.py", "harvest/verify.py"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x = 1\n", encoding="utf-8")
+    first = source_digest(root)
+    for rel in ("cli.py", "harvest/verify.py"):  # neither can change a pack's bytes
+        (root / rel).write_text("x = 2\n", encoding="utf-8")
+    assert source_digest(root) == first
+    for rel in ("render/to_text.py", "build/zips.py"):
+        (root / rel).write_text("x = 3\n", encoding="utf-8")
+        assert source_digest(root) != first
+        first = source_digest(root)
+    # The benchmark is not part of the product package, so it is not hashed at all.
+    assert not (REPO / "pipeline" / "bench.py").exists()
+    assert code_digest() == source_digest(REPO / "pipeline")

@@ -26,19 +26,18 @@ from pipeline.build import (
     DEFAULT_COMPOSE,
     MANIFEST,
     PRODUCT,
-    ZIP_EPOCH_FLOOR,
-    _common_fingerprint,
-    _compression,
-    _ensure_zip,
-    _read_pack,
-    _zip_is_current,
     build,
     build_inputs,
     build_lock,
+    common_fingerprint,
     current_manifest,
+    ensure_zip,
     fingerprint,
     product_version,
+    read_pack,
+    zip_is_current,
 )
+from pipeline.build.zips import ZIP_EPOCH_FLOOR, _compression
 from pipeline.compose import ComposeOptions
 from pipeline.compose.registry import page_title
 from pipeline.diagnostics import PacksError
@@ -162,7 +161,7 @@ class PackStore:
         inputs = build_inputs(
             self.formats, self.layout, options, self.compose_options, epoch is not None
         )
-        common = _common_fingerprint(inputs, self.formats, options)
+        common = common_fingerprint(inputs, self.formats, options)
         return {pid: fingerprint(common, digest) for pid, digest in self.canon.digests}
 
     def current(self, profile_id: str) -> dict[str, Any] | None:
@@ -229,11 +228,11 @@ class PackStore:
         manifest = self.ensure([profile_id])[profile_id]
         raw = (self.out / profile_id / MANIFEST).read_bytes()
         path = self.out / f"{profile_id}.zip"
-        if not _zip_is_current(path, profile_id, raw):
+        if not zip_is_current(path, profile_id, raw):
             with self._lock:
                 try:
                     with build_lock(self.out):
-                        _ensure_zip(self.out, profile_id, raw, _epoch(manifest))
+                        ensure_zip(self.out, profile_id, raw, _epoch(manifest))
                 except PacksError as exc:
                     raise BuildBusy(str(exc)) from None
         data = path.read_bytes()
@@ -256,7 +255,7 @@ class PackStore:
                 if stamp is None:
                     epoch = _epoch(json.loads(raw))
                     stamp = time.gmtime(max(epoch, ZIP_EPOCH_FLOOR))[:6]
-                for name, member in sorted(_read_pack(folder, pid, raw)):
+                for name, member in sorted(read_pack(folder, pid, raw)):
                     info = zipfile.ZipInfo(name, date_time=stamp)
                     info.compress_type = _compression(name)
                     info.create_system = 3

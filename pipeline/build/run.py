@@ -1,0 +1,109 @@
+"""`build`: the packs of a selection into `out/`, skipping unchanged ones (the package docstring
+says what is guaranteed and which module keeps each guarantee)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from pipeline.build.commit import sweep_temps
+from pipeline.build.fingerprint import (
+    build_inputs,
+    common_fingerprint,
+    current_manifest,
+    fingerprint,
+)
+from pipeline.build.lock import build_lock
+from pipeline.build.manifest import PRODUCT, product_version
+from pipeline.build.progress import BuildReport, Progress
+from pipeline.build.workers import (
+    DEFAULT_COMPOSE,
+    MAX_TASKS_PER_CHILD,
+    PackJob,
+    PackResult,
+    PackTask,
+    build_pack,
+    parallel,
+)
+from pipeline.build.zips import ensure_zip, selection_zip
+from pipeline.compose import ComposeOptions
+from pipeline.layout import Layout, RenderOptions
+from pipeline.model import Canon, Profile
+from pipeline.render import Format
+
+
+def build(
+    canon: Canon,
+    profiles: Sequence[Profile],
+    formats: Sequence[Format],
+    out: Path,
+    layout: Layout,
+    options: RenderOptions,
+    compose_options: ComposeOptions = DEFAULT_COMPOSE,
+    *,
+    jobs: int = 1,
+    force: bool = False,
+    zip: bool = False,
+    progress: TextIO | None = None,
+    tty: bool | None = None,
+    max_tasks_per_child: int = MAX_TASKS_PER_CHILD,
+) -> BuildReport:
+    """Build the packs of `profiles` into `out` (see the module docstring for the guarantees)."""
+    start = time.monotonic()
+    out = Path(os.path.abspath(out))  # workers may not share our working directory
+    reproducible = options.timestamp is not None
+    epoch = options.timestamp if options.timestamp is not None else int(time.time())
+    options = RenderOptions(
+        page_size=options.page_size,
+        form_password=options.form_password,
+        timestamp=epoch,
+        generator=f"{PRODUCT} {product_version()}",
+    )
+    formats = tuple({f.name: f for f in formats}.values())
+    inputs = build_inputs(formats, layout, options, compose_options, reproducible)
+    common = common_fingerprint(inputs, formats, options)
+    digests = dict(canon.digests)
+    report = Progress(progress, tty)
+
+    with build_lock(out):
+        sweep_temps(out)
+        tasks: list[PackTask] = []
+        skipped = 0
+        for profile in profiles:
+            digest = digests[profile.id]
+            task = PackTask(profile, digest, fingerprint(common, digest))
+            current = None if force else current_manifest(out / profile.id, task.fingerprint)
+            if current is not None and zip:
+                current = ensure_zip(out, profile.id, current, epoch)
+            if current is None:
+                tasks.append(task)
+            else:
+                skipped += 1
+        job = PackJob(formats, layout, options, compose_options, out, epoch, inputs, zip)
+        jobs = max(1, min(jobs, len(tasks)))
+        report.begin(len(tasks), skipped, jobs)
+        if jobs == 1:
+            results: Iterator[PackResult] = (build_pack(job, t) for t in tasks)
+        else:
+            results = parallel(job, tasks, jobs, max_tasks_per_child)
+        failed: list[tuple[str, str]] = []
+        built = 0
+        warned = 0
+        for result in results:
+            report.advance(result)
+            warned += bool(result.warnings)
+            if result.ok:
+                built += 1
+            else:
+                failed.append((result.profile_id, result.error or "failed"))
+        report.end()
+        notes: list[str] = []
+        if warned:
+            notes.append(f"{warned} with warnings (see above)")
+        if zip:
+            notes.append(selection_zip(out, profiles, failed, epoch))
+    failed.sort()
+    return BuildReport(built, skipped, tuple(failed), time.monotonic() - start, tuple(notes))
