@@ -16,7 +16,7 @@ Run with any Python 3.11+ (``python3 tasks.py COMMAND``), from any directory:
                  ``pytest ARGS``; stops at the first failure and returns its exit code.
                  pytest collecting no test (exit 5) fails.
                  PYTHONHASHSEED=0; with CI set, HYPOTHESIS_PROFILE=ci.
-  bench [ARGS]   setup, then ``python -m pipeline.bench ARGS``.
+  bench [ARGS]   setup, then ``python -m benchmarks ARGS`` (outside the product package).
   fuzz [ARGS]    setup, then pytest on tests/ with HYPOTHESIS_PROFILE=fuzz and -m "not office".
   clean [--all]  Remove out/* (but out/.keep), tool caches and __pycache__; --all also .venv.
 
@@ -319,7 +319,7 @@ def check_env(profile: str | None = None) -> dict[str, str]:
 def cmd_test(extra: list[str]) -> int:
     setup()
     env = check_env()
-    sources = ["pipeline", "tests", "tasks.py"]
+    sources = ["pipeline", "benchmarks", "tests", "tasks.py"]
     for step in (
         [venv_exe("ruff"), "check", *sources],
         [venv_exe("ruff"), "format", "--check", *sources],
@@ -341,7 +341,7 @@ def run_pytest(args: list[str], env: Mapping[str, str]) -> int:
 
 def cmd_bench(extra: list[str]) -> int:
     setup(runtime_only=True)
-    return run([venv_exe("python"), "-m", "pipeline.bench", *extra], check=False)
+    return run([venv_exe("python"), "-m", "benchmarks", *extra], check=False)
 
 
 def cmd_fuzz(extra: list[str]) -> int:
@@ -402,7 +402,7 @@ def make_parser() -> argparse.ArgumentParser:
         "build", help="build packs into out/ (ARGS go to `python -m pipeline build`)"
     )
     commands.add_parser("test", help="ruff check, mypy, pytest (ARGS go to pytest)")
-    commands.add_parser("bench", help="run `python -m pipeline.bench` (ARGS go to it)")
+    commands.add_parser("bench", help="run `python -m benchmarks` (ARGS go to it)")
     commands.add_parser("fuzz", help='pytest with HYPOTHESIS_PROFILE=fuzz, -m "not office"')
     clean = commands.add_parser("clean", help="remove out/*, caches and __pycache__")
     clean.add_argument("--all", action="store_true", help="also remove .venv")

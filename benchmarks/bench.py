@@ -1,4 +1,4 @@
-"""Benchmark of the build: `python -m pipeline.bench [--profiles N] [--repeats K] [--quick]`.
+"""Benchmark of the build: `python -m benchmarks [--profiles N] [--repeats K] [--quick]`.
 
 Generates a synthetic canon (fixed seed, realistic sizes) in a temporary folder outside the
 repository and reports medians over repeats taken in one run: per-profile time per format, whole
@@ -349,6 +349,7 @@ def snapshot(work: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(REPO / "pipeline", code / "pipeline", ignore=ignore)
     shutil.copytree(REPO / "layouts", code / "layouts", ignore=ignore)
+    shutil.copytree(REPO / "benchmarks", code / "benchmarks", ignore=ignore)  # the fill scripts
     return code
 
 
@@ -729,7 +730,7 @@ def fill_route(route: str, canon: str, template: str, folder: str) -> None:
 
 
 def _fill_cmd(route: OfficeRoute, canon: Path, template: Path, folder: Path) -> list[str]:
-    script = "import sys; from pipeline.bench import fill_route; fill_route(*sys.argv[1:])"
+    script = "import sys; from benchmarks.bench import fill_route; fill_route(*sys.argv[1:])"
     return [sys.executable, "-c", script, route.name, str(canon), str(template), str(folder)]
 
 
@@ -956,7 +957,7 @@ def _workdir(keep: bool) -> Iterator[Path]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--profiles", type=int, default=None, metavar="N", help="canon size (1000)")
     p.add_argument("--repeats", type=int, default=3, metavar="K", help="repeats per measure (3)")
     p.add_argument(
@@ -1361,7 +1362,7 @@ def _bench(say: Report, work: Path, plan: Plan) -> None:
         "it fills. One soffice call converts its files one after another on one core; "
         "`packs build` renders on every core. The docxtpl template loops over frames, blocks and "
         "lines "
-        "(pipeline/bench.py, TEMPLATE_PARAGRAPHS); the python-docx table route is the stand-in "
+        "(benchmarks/bench.py, TEMPLATE_PARAGRAPHS); the python-docx table route is the stand-in "
         "earlier runs used."
     )
     say()
