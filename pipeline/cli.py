@@ -95,6 +95,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     jd.add_argument("--force", action="store_true", help="replace an existing file")
 
+    ex = sub.add_parser(
+        "export-canon", parents=[common], help="the whole canon as one workbook a person can edit"
+    )
+    ex.add_argument("--out", required=True, metavar="FILE.xlsx", help="the workbook to write")
+
+    ic = sub.add_parser(
+        "import-canon", parents=[common], help="a canon workbook (or CSV folder) -> canon YAML"
+    )
+    ic.add_argument(
+        "source", metavar="FILE.xlsx|FOLDER", help="a workbook, or a folder of levels.csv, …"
+    )
+    ic.add_argument("--replace", action="store_true", help="change or remove existing canon files")
+
     sv = sub.add_parser("serve", parents=[common], help="the HR download page (a web server)")
     sv.add_argument("--out", default="out", metavar="DIR", help="packs folder (default: out/)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
@@ -264,12 +277,29 @@ def _cmd_import_jd(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_export_canon(args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline.exchange.commands import export_canon
+
+    out.write(export_canon(Path(args.canon), Path(args.out), source_date_epoch()) + "\n")
+    return 0
+
+
+def _cmd_import_canon(args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline.exchange.commands import import_canon
+
+    lines = import_canon(Path(args.source), args.source, Path(args.canon), args.replace)
+    out.writelines(line + "\n" for line in lines)
+    return 0
+
+
 COMMANDS = {
     "check": _cmd_check,
     "list": _cmd_list,
     "show": _cmd_show,
     "build": _cmd_build,
     "import-jd": _cmd_import_jd,
+    "export-canon": _cmd_export_canon,
+    "import-canon": _cmd_import_canon,
     "serve": _cmd_serve,
     "user": _cmd_user,
 }

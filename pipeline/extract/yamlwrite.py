@@ -4,7 +4,7 @@ Every string is written double-quoted with YAML escapes for anything a plain or 
 would change (line breaks, tabs, control characters, quotes, backslashes, the BOM), so the
 loader reads back exactly the text that was written, whatever the page contained. Output is
 deterministic: keys in the order given, two-space indentation, empty lists and mappings left out
-(the loader reads a missing list as an empty one).
+(the loader reads a missing list as an empty one) unless a mapping is marked `Present`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,36 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
-#: A canon value: text, a whole number, a list of texts, or a nested mapping.
-Value: TypeAlias = "str | int | Sequence[str] | Mapping[str, Value]"
+#: A canon value: text, a number, a list of texts, or a nested mapping.
+Value: TypeAlias = "str | int | float | Sequence[str] | Mapping[str, Value]"
 
-_KEY_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
+#: Keys: canon names (`decision_rights`), level codes (`M4`) and rubric kinds
+#: (`complexity/problem-solving`); never a word YAML 1.1 reads as true/false/null.
+_KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9_/-]*\Z")
+_RESOLVED_WORDS = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null"])
+
+
+class Present(dict[str, "Value"]):
+    """A mapping that is written even when empty (`P2: {}`: a profile that states nothing)."""
+
+
+def _float(value: float) -> str:
+    """A float as a YAML 1.1 float scalar that reads back equal (PyYAML needs a '.')."""
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"canon numbers are finite, got {value!r}")
+    text = repr(value)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        if "." not in mantissa:
+            mantissa += ".0"
+        if exponent[0] not in "+-":
+            exponent = "+" + exponent
+        text = f"{mantissa}e{exponent}"
+    elif "." not in text:
+        text += ".0"
+    return text
+
+
 _NAMED = {
     "\\": "\\\\",
     '"': '\\"',
@@ -50,7 +76,7 @@ def quote(text: str) -> str:
 def _lines(doc: Mapping[str, Value], indent: int, out: list[str]) -> None:
     pad = " " * indent
     for key, value in doc.items():
-        if not _KEY_RE.match(key):
+        if not _KEY_RE.match(key) or key.lower() in _RESOLVED_WORDS:
             raise ValueError(f"not a canon key: {key!r}")
         if isinstance(value, bool):
             raise TypeError(f"{key}: canon has no true/false values")
@@ -58,10 +84,14 @@ def _lines(doc: Mapping[str, Value], indent: int, out: list[str]) -> None:
             out.append(f"{pad}{key}: {quote(value)}")
         elif isinstance(value, int):
             out.append(f"{pad}{key}: {value}")
+        elif isinstance(value, float):
+            out.append(f"{pad}{key}: {_float(value)}")
         elif isinstance(value, Mapping):
             nested: list[str] = []
             _lines(value, indent + 2, nested)
-            if nested:
+            if not nested and isinstance(value, Present):
+                out.append(f"{pad}{key}: {{}}")
+            elif nested:
                 out.append(f"{pad}{key}:")
                 out.extend(nested)
         else:
