@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+_X = "tests/test_exchange.py::"
+
 # --- families -----------------------------------------------------------------------------------
 
 CANON = "Canon files"
@@ -20,6 +22,7 @@ JOBDESC = "Job-description importer"
 RETURNED = "Returned files"
 FAULTS = "Faults"
 WEB = "The download page"
+WORKBOOK = "Canon workbook importer"
 PROPERTIES = "Property tests"
 
 #: Family -> what every case of it shares (printed under the family's heading).
@@ -46,6 +49,10 @@ FAMILIES: dict[str, str] = {
         "127.0.0.1 port 0; every response carries the security headers "
         "(`Content-Security-Policy` with no inline script and `frame-ancestors 'none'`, "
         "`X-Content-Type-Options: nosniff`)."
+    ),
+    WORKBOOK: (
+        "`packs import-canon FILE.xlsx|FOLDER --canon DIR`: every problem at once, located as "
+        "`FILE.xlsx:Sheet!A1` (a CSV as `file.csv:LINE`); exit 1; no traceback; nothing written."
     ),
     PROPERTIES: "Hypothesis (`HYPOTHESIS_PROFILE=ci` in CI, `python3 tasks.py fuzz` for more).",
 }
@@ -722,6 +729,94 @@ CASES: tuple[Case, ...] = (
             f"{_ANY_T}test_office_formats_keep_uncovered_characters",
             f"{_ANY_T}test_the_build_warns_about_characters_without_a_glyph",
         ),
+    ),
+    Case(
+        WORKBOOK,
+        "a misspelt kind",
+        "`roles.xlsx:Profiles!F14: error: kind: unknown kind 'responsibilty' (did you mean "
+        "'responsibility'?) [kind]`",
+        (f"{_X}test_every_bad_cell_is_located_at_once",),
+    ),
+    Case(
+        WORKBOOK,
+        "a formula cell (`=1+1`)",
+        "`…!H15: error: a formula; canon cells hold text or numbers [formula]`; a text that "
+        "only starts with `=`, `+`, `@` (`=HYPERLINK(…)`) is a string cell: imported as literal"
+        " text and written back as a string cell, never a formula",
+        (
+            f"{_X}test_every_bad_cell_is_located_at_once",
+            f"{_X}test_untrusted_text_lands_as_literal_text",
+        ),
+    ),
+    Case(
+        WORKBOOK,
+        "markup and template text in a cell (`<script>`, `{{ 7*7 }}`)",
+        "imported verbatim as literal text",
+        (f"{_X}test_untrusted_text_lands_as_literal_text",),
+    ),
+    Case(
+        WORKBOOK,
+        "a control character in a cell (Excel's `_x0007_`)",
+        "`…!H16: error: text: text contains the control character U+0007 at position 5, which "
+        "no document format can carry [text]`",
+        (f"{_X}test_every_bad_cell_is_located_at_once",),
+    ),
+    Case(
+        WORKBOOK,
+        "a repeated position, an unknown level, a bad track, an unsafe code (`../x`)",
+        "each located at its cell, with a suggestion where one is close",
+        (f"{_X}test_every_bad_cell_is_located_at_once",),
+    ),
+    Case(
+        WORKBOOK,
+        "merged cells",
+        "`roles.xlsx:Profiles!B2:B4: error: merged cells; unmerge them so each row states its "
+        "own values [merged]`",
+        (f"{_X}test_merged_cells_and_a_hidden_sheet_are_refused",),
+    ),
+    Case(
+        WORKBOOK,
+        "a hidden canon sheet",
+        "`roles.xlsx:Job descriptions: error: the sheet is hidden; show it (or delete it) so "
+        "that what is imported is what you see [hidden]`",
+        (f"{_X}test_merged_cells_and_a_hidden_sheet_are_refused",),
+    ),
+    Case(
+        WORKBOOK,
+        "a missing column",
+        "`roles.xlsx:Profiles: error: missing column 'kind' (found: …; expected …) [header]`",
+        (f"{_X}test_a_missing_column_names_the_headers_found",),
+    ),
+    Case(
+        WORKBOOK,
+        "a PDF, a broken zip or UTF-16 text renamed `.xlsx`; a zip that is not a workbook",
+        "`roles.xlsx: error: not an .xlsx workbook (it is not a zip package) [workbook]` / `… "
+        "(no xl/workbook.xml)`",
+        (
+            f"{_X}test_a_non_workbook_renamed_xlsx_is_refused",
+            f"{_X}test_a_zip_that_is_not_a_workbook_is_refused",
+        ),
+    ),
+    Case(
+        WORKBOOK,
+        "a CSV that is not UTF-8 beside a bad kind in a `;` CSV",
+        "`levels.csv:2: error: not UTF-8 (byte 0xFF); save it as 'CSV UTF-8' in Excel "
+        "[encoding]` and `profiles.csv:4: error: kind: unknown kind …`, together",
+        (f"{_X}test_csv_problems_are_located_by_line",),
+    ),
+    Case(
+        WORKBOOK,
+        "a 100,000-row sheet",
+        "read by streaming (lxml, elements cleared as read): peak RSS under 400 MB in its own "
+        "process",
+        (f"{_X}test_a_100000_row_sheet_is_read_in_bounded_memory",),
+    ),
+    Case(
+        WORKBOOK,
+        "an import that would change or remove existing canon",
+        "lists `changed profile …`, `removed profile …`, `changed level …`, then `nothing "
+        "written; pass --replace to apply it`; exit 1",
+        (f"{_X}test_edits_are_listed_and_need_replace",),
     ),
 )
 
