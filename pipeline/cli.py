@@ -108,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     ic.add_argument("--replace", action="store_true", help="change or remove existing canon files")
 
+    ip = sub.add_parser(
+        "import-page", parents=[common], help="a JobFrame goal-templates page -> canon YAML"
+    )
+    ip.add_argument("file", metavar="FILE", help="the page, as copied text or saved HTML")
+    ip.add_argument("--profile", metavar="ID", help="its profile id (else from the URL or name)")
+    ip.add_argument("--replace", action="store_true", help="change an existing profile or level")
+
     sv = sub.add_parser("serve", parents=[common], help="the HR download page (a web server)")
     sv.add_argument("--out", default="out", metavar="DIR", help="packs folder (default: out/)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
@@ -292,6 +299,16 @@ def _cmd_import_canon(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_import_page(args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline.exchange.commands import import_goal_page
+
+    lines = import_goal_page(
+        Path(args.file), args.file, args.profile, Path(args.canon), args.replace
+    )
+    out.writelines(line + "\n" for line in lines)
+    return 0
+
+
 COMMANDS = {
     "check": _cmd_check,
     "list": _cmd_list,
@@ -300,6 +317,7 @@ COMMANDS = {
     "import-jd": _cmd_import_jd,
     "export-canon": _cmd_export_canon,
     "import-canon": _cmd_import_canon,
+    "import-page": _cmd_import_page,
     "serve": _cmd_serve,
     "user": _cmd_user,
 }

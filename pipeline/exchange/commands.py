@@ -9,7 +9,13 @@ from pipeline.build.commit import write_atomic
 from pipeline.build.manifest import generator_info
 from pipeline.diagnostics import CanonError, Collector, PacksError, Problem
 from pipeline.exchange.csvfolder import CSV_FILES, read_folder
-from pipeline.exchange.files import Change, canon_files, check_written, plan_change
+from pipeline.exchange.files import (
+    Change,
+    canon_files,
+    check_written,
+    plan_change,
+    read_target,
+)
 from pipeline.exchange.table import REQUIRED_SHEETS, ImportedCanon, canon_tables, imported_canon
 from pipeline.exchange.workbook import MAX_WORKBOOK_BYTES, read_workbook, workbook_bytes
 from pipeline.extract import load_canon
@@ -90,9 +96,17 @@ def import_canon(source: Path, display: str, root: Path, replace: bool) -> list[
 
 
 def commit_import(
-    imported: ImportedCanon, root: Path, replace: bool, source: str, removes: bool = True
+    imported: ImportedCanon,
+    root: Path,
+    replace: bool,
+    source: str,
+    removes: bool = True,
+    additions_only_free: bool = False,
 ) -> list[str]:
-    """Write what `imported` states into `root` (see `import_canon`)."""
+    """Write what `imported` states into `root` (see `import_canon`).
+
+    `additions_only_free`: an import that only adds records (a page's new profile into an
+    existing focus file) needs no --replace; changing or removing a record still does."""
     problems = Collector()
     check_written(canon_files(imported), problems)
     problems.raise_if_any("the import would write canon that does not read back")
@@ -103,6 +117,8 @@ def commit_import(
         )
     report = describe(change)
     refused = change.overwrites + list(change.removes)
+    if additions_only_free and all(verb == "added" for verb, _, _ in change.records):
+        refused = []
     if refused and not replace:
         lines = "\n".join(f"  {line}" for line in report)
         files = ", ".join(refused)
@@ -121,3 +137,96 @@ def commit_import(
 
 def _no_removals(records: Iterable[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:
     return tuple(r for r in records if r[0] != "removed")
+
+
+def import_goal_page(
+    path: Path, display: str, profile_id: str | None, root: Path, replace: bool
+) -> list[str]:
+    """`packs import-page`: a goal-templates page into the canon at `root`.
+
+    The profile is composed again and every copy block of the page must come back byte for byte;
+    otherwise nothing is written (exit 1)."""
+    from dataclasses import replace as with_
+
+    from pipeline.compose import ComposeOptions, compose_profile
+    from pipeline.extract.canon import profile_digest
+    from pipeline.extract.goal_page import page_profile, parse_goal_page, verify
+    from pipeline.extract.jobdesc import MAX_PAGE_BYTES
+    from pipeline.render.to_text import frame_text
+
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_PAGE_BYTES + 1)
+    except OSError as exc:
+        raise PacksError(f"{display}: cannot read: {exc.strerror or exc}") from None
+    page = parse_goal_page(data, display, profile_id)
+    target = read_target(root)
+    levels = {lv.code: lv for lv in target.levels} if target else {}
+    imported = page_profile(page, levels)
+    profile = imported.profile
+    problems = Collector()
+    siblings = [
+        p
+        for p in (target.profiles if target else ())
+        if (p.function.code, p.focus.code) == (profile.function.code, profile.focus.code)
+    ]
+    if siblings:
+        known = siblings[0]
+        for what, mine, theirs in (
+            ("function name", profile.function.name, known.function.name),
+            ("focus name", profile.focus.name, known.focus.name),
+        ):
+            if mine != theirs:
+                where = f"{known.where.path}:{known.where.line}" if known.where else "canon"
+                problems.error(
+                    display,
+                    page.breadcrumb.number if page.breadcrumb else 0,
+                    f"{what}: the page's '{mine}' differs from '{theirs}' in {where}",
+                    "conflict",
+                )
+        profile = with_(profile, focus=with_(profile.focus, description=known.focus.description))
+    problems.raise_if_any("the page conflicts with the canon")
+    existing = next((p for p in siblings if p.id == profile.id), None)
+    if existing is not None:
+        # What a goal-templates page never prints (badges, pay) is kept from the canon, not
+        # dropped for being absent from the page.
+        profile = with_(
+            profile,
+            status=existing.status,
+            confidence=existing.confidence,
+            region=existing.region,
+            version=existing.version,
+            pay=existing.pay,
+        )
+    frames = compose_profile(profile, profile_digest(profile), ComposeOptions())
+    rendered = {f.kind: frame_text(f) for f in frames.frames if f.kind != "role"}
+    errors, warnings = verify(page, rendered)
+    if errors:
+        raise CanonError(
+            "the page does not come back from the imported canon", [*errors, *warnings]
+        )
+    new = ImportedCanon(
+        tuple(levels.values())
+        if profile.level.code in levels
+        else (*levels.values(), profile.level),
+        (*tuple(p for p in (target.profiles if target else ()) if p.id != profile.id), profile),
+        target.job_descriptions if target else (),
+    )
+    report = [str(w) for w in warnings]
+    counts = (
+        f"{profile.id}: {len(profile.core_outputs)} core outputs, "
+        f"{len(profile.responsibilities)} responsibilities, {len(profile.rubrics)} rubrics, "
+        f"{len(profile.level.dimensions)} level dimensions, "
+        f"{len(profile.components.responsibilities)} component responsibilities; "
+        f"{len(rendered)} copy blocks checked"
+    )
+    report.append(counts)
+    if profile.level.code not in levels:
+        report.append(
+            f"level {profile.level.code} is new: track '{profile.level.track}' from its code "
+            "(the page does not print the track)"
+        )
+    report += commit_import(
+        new, root, replace, source=display, removes=False, additions_only_free=True
+    )
+    return report

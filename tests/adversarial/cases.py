@@ -23,6 +23,7 @@ RETURNED = "Returned files"
 FAULTS = "Faults"
 WEB = "The download page"
 WORKBOOK = "Canon workbook importer"
+GOAL_PAGE = "Goal-page importer"
 PROPERTIES = "Property tests"
 
 #: Family -> what every case of it shares (printed under the family's heading).
@@ -53,6 +54,10 @@ FAMILIES: dict[str, str] = {
     WORKBOOK: (
         "`packs import-canon FILE.xlsx|FOLDER --canon DIR`: every problem at once, located as "
         "`FILE.xlsx:Sheet!A1` (a CSV as `file.csv:LINE`); exit 1; no traceback; nothing written."
+    ),
+    GOAL_PAGE: (
+        "`packs import-page FILE --canon DIR`: the profile is composed again and every copy block "
+        "of the page must come back byte for byte; otherwise exit 1, located, nothing written."
     ),
     PROPERTIES: "Hypothesis (`HYPOTHESIS_PROFILE=ci` in CI, `python3 tasks.py fuzz` for more).",
 }
@@ -817,6 +822,35 @@ CASES: tuple[Case, ...] = (
         "lists `changed profile …`, `removed profile …`, `changed level …`, then `nothing "
         "written; pass --replace to apply it`; exit 1",
         (f"{_X}test_edits_are_listed_and_need_replace",),
+    ),
+    Case(
+        GOAL_PAGE,
+        "a page with no profile id (no --profile, no URL, no id in its file name)",
+        "`page.txt: error: no profile id: pass --profile ID (…) [id]`",
+        ("tests/test_goal_page.py::test_a_page_without_an_id_says_so",),
+    ),
+    Case(
+        GOAL_PAGE,
+        "an edited template line (`KR2. Evidence at the scope bar: …`)",
+        "`page.txt:164: error: OKRs: this line does not come back from the imported canon (it "
+        "would read '…') [page-verify]`",
+        ("tests/test_goal_page.py::test_a_line_that_does_not_come_back_is_an_error",),
+    ),
+    Case(
+        GOAL_PAGE,
+        "a level whose dimension differs from levels.yaml",
+        "`page.txt:N: error: level M4 scope: the page's 'A function or department' differs from"
+        " 'A whole division' in canon/levels.yaml:48 [level-conflict]`",
+        (
+            "tests/test_goal_page.py::test_a_level_conflict_names_both_values",
+            "tests/test_goal_page.py::test_a_page_for_another_level_is_checked_against_that_level",
+        ),
+    ),
+    Case(
+        GOAL_PAGE,
+        "a page cut off mid-way",
+        "imports what its complete blocks state; `warning: MBO areas: the page is cut off here, …` and `warning: the page has no copy block for Scorecard; …`; exit 0",
+        ("tests/test_goal_page.py::test_a_page_cut_off_imports_its_complete_parts",),
     ),
 )
 
