@@ -849,7 +849,8 @@ CASES: tuple[Case, ...] = (
     Case(
         GOAL_PAGE,
         "a page cut off mid-way",
-        "imports what its complete blocks state; `warning: MBO areas: the page is cut off here, …` and `warning: the page has no copy block for Scorecard; …`; exit 0",
+        "imports what its complete blocks state; `warning: MBO areas: the page is cut off here,"
+        " …` and `warning: the page has no copy block for Scorecard; …`; exit 0",
         ("tests/test_goal_page.py::test_a_page_cut_off_imports_its_complete_parts",),
     ),
 )
