@@ -27,7 +27,7 @@ from pipeline.render import Format
 #: Parts of `pipeline/` that cannot change a pack's bytes, left out of `code_digest`: editing the
 #: command line, the harvest readers or the error texts does not rebuild every pack. Anything
 #: else under `pipeline/` (a new package too) counts, so a forgotten module errs towards a rebuild.
-NOT_RENDERING = frozenset({"__main__.py", "cli.py", "diagnostics.py", "harvest"})
+NOT_RENDERING = frozenset({"__main__.py", "cli.py", "diagnostics.py", "exchange", "harvest"})
 
 
 @functools.cache
