@@ -529,6 +529,97 @@ def flate(document: object, pdf: pydyf.PDF) -> None:
         obj.compress = False
 
 
+def _object(pdf: pydyf.PDF, reference: object) -> Any:
+    """The object an indirect reference (pydyf writes them as b"12 0 R") points at."""
+    assert isinstance(reference, bytes) and reference.endswith(b" R"), reference
+    return pdf.objects[int(reference.split()[0])]
+
+
+def _struct_elements(pdf: pydyf.PDF) -> list[pydyf.Dictionary]:
+    return [
+        obj
+        for obj in pdf.objects
+        if isinstance(obj, pydyf.Dictionary) and obj.get("Type") == "/StructElem"
+    ]
+
+
+def retag(pdf: pydyf.PDF, link_contents: Mapping[str, str]) -> None:
+    """Corrections to WeasyPrint 70's tag tree (`weasyprint/pdf/tags.py`), before `flate`.
+
+    - The running header and footer: WeasyPrint tags the margin boxes' text with MCIDs and
+      structure elements that no parent lists (it notes that an Artifact is the right thing, but
+      only in PDF 2.0). PDF 1.7 has Artifacts too (ISO 32000-1, 14.8.2.2): their marked content
+      becomes `/Artifact <</Type /Pagination>> BDC`, and the parent tree forgets the MCIDs.
+    - Link annotations name their target (`/Contents (frame-1)`): each gets the text it links
+      from instead (`link_contents`, anchor -> words; Matterhorn 28-011).
+    - Table header cells carry an `/ID` that headers refer to; IDs need the structure tree
+      root's `/IDTree` (ISO 32000-1, 14.7.2), which WeasyPrint does not write.
+    """
+    for obj in pdf.objects:
+        if isinstance(obj, pydyf.Dictionary) and obj.get("Subtype") == "/Link":
+            contents = obj.get("Contents")
+            if isinstance(contents, pydyf.String) and contents.string in link_contents:
+                obj["Contents"] = pydyf.String(link_contents[contents.string])
+    roots = [
+        obj
+        for obj in pdf.objects
+        if isinstance(obj, pydyf.Dictionary) and obj.get("Type") == "/StructTreeRoot"
+    ]
+    if not roots:
+        return
+    (root,) = roots
+    elements = _struct_elements(pdf)
+    ids = sorted((e["ID"].string, e.reference) for e in elements if "ID" in e)
+    if ids:
+        names = pydyf.Array([item for id_, ref in ids for item in (pydyf.String(id_), ref)])
+        root["IDTree"] = pydyf.Dictionary({"Names": names})
+    reached: set[bytes] = set()
+    stack = [_object(pdf, ref) for ref in root["K"]]
+    while stack:
+        element = stack.pop()
+        reached.add(element.reference)
+        for kid in element["K"]:
+            if isinstance(kid, bytes):
+                child = _object(pdf, kid)
+                if isinstance(child, pydyf.Dictionary) and child.get("Type") == "/StructElem":
+                    stack.append(child)
+    orphans: dict[bytes, set[int]] = {}  # page reference -> MCIDs of unlisted elements
+    for element in elements:
+        if element.reference not in reached:
+            mcids = [kid for kid in element["K"] if isinstance(kid, int)]
+            orphans.setdefault(element["Pg"], set()).update(mcids)
+    if not orphans:
+        return
+    nums = _object(pdf, root["ParentTree"])["Nums"]
+    pages = [
+        obj
+        for obj in pdf.objects
+        if isinstance(obj, pydyf.Dictionary) and obj.get("Type") == "/Page"
+    ]
+    for number, page in enumerate(pages):
+        unlisted = orphans.get(page.reference, set())
+        if not unlisted:
+            continue
+        stream = _object(pdf, page["Contents"]).stream
+        for index, item in enumerate(stream):
+            if isinstance(item, pydyf.Dictionary) and item.get("MCID") in unlisted:
+                assert stream[index + 1] == b"BDC" and stream[index - 1] == "/Span", stream[
+                    index - 1
+                ]
+                stream[index - 1] = "/Artifact"
+                stream[index] = pydyf.Dictionary({"Type": "/Pagination"})
+        assert nums[2 * number] == number
+        page_nums = nums[2 * number + 1]
+        for mcid in unlisted:
+            page_nums[mcid] = b"null"
+
+
+def finish(document: object, pdf: pydyf.PDF, link_contents: Mapping[str, str]) -> None:
+    """WeasyPrint's finisher: the tag tree corrected, then every stream compressed."""
+    retag(pdf, link_contents)
+    flate(document, pdf)
+
+
 def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> bytes:
     typeset = typesetter(layout, options.page_size)
     when = moment(options.timestamp)
@@ -542,6 +633,7 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
         url_fetcher=typeset.fetcher,
     )
     handout = document(frames, typeset, options)
+    link_contents = {s.anchor: s.frame.title for s in sections(frames)}
     variant = typeset.settings.get("pdf_variant")
     pdf: bytes = handout.write_pdf(
         stylesheets=list(typeset.stylesheets),
@@ -550,6 +642,9 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
         pdf_tags=True,
         pdf_variant=variant,
         custom_metadata=True,
-        finisher=flate,
+        # Without a variant WeasyPrint 70 leaves the version unset and then tags as for PDF
+        # 2.0 (a /Namespaces entry: `str(None) >= "2.0"`) in a file it heads %PDF-1.7.
+        pdf_version=None if variant else "1.7",
+        finisher=lambda document, pdf: finish(document, pdf, link_contents),
     )
     return pdf
