@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
         "--zip", action="store_true", help="also write out/<ID>.zip per pack and out/packs.zip"
     )
     b.add_argument("--force", action="store_true", help="rebuild unchanged packs too")
+    b.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADDRESS",
+        help="render on Dask workers: a scheduler (tcp://host:8786) or local:N",
+    )
 
     jd = sub.add_parser(
         "import-jd", parents=[common], help="job-description page (text or HTML) -> canon YAML"
@@ -232,7 +238,12 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     if not formats:
         raise UsageError("--formats: name at least one format")
     jobs = args.jobs or default_jobs()
-    if jobs > 1:
+    if args.cluster is not None:
+        from pipeline.build.cluster import Address, distributed_module
+
+        Address.parse(args.cluster)  # usage errors before the canon is read
+        distributed_module()
+    elif jobs > 1:
         start_workers_early(formats, Path(args.out), args.force)
     canon = load_canon(args.canon)
     profiles = select(canon, args.patterns)
@@ -253,6 +264,7 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
         force=args.force,
         zip=args.zip,
         progress=sys.stderr,
+        cluster=args.cluster,
     )
     out.write(report.line() + "\n")
     return report.exit_code

@@ -3,6 +3,7 @@ says what is guaranteed and which module keeps each guarantee)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -50,6 +51,7 @@ def build(
     progress: TextIO | None = None,
     tty: bool | None = None,
     max_tasks_per_child: int = MAX_TASKS_PER_CHILD,
+    cluster: str | None = None,
 ) -> BuildReport:
     """Build the packs of `profiles` into `out` (see the module docstring for the guarantees)."""
     start = time.monotonic()
@@ -68,7 +70,7 @@ def build(
     digests = dict(canon.digests)
     report = Progress(progress, tty)
 
-    with build_lock(out):
+    with build_lock(out), contextlib.ExitStack() as stack:
         sweep_temps(out)
         tasks: list[PackTask] = []
         skipped = 0
@@ -84,10 +86,23 @@ def build(
                 skipped += 1
         job = PackJob(formats, layout, options, compose_options, out, epoch, inputs, zip)
         jobs = max(1, min(jobs, len(tasks)))
-        report.begin(len(tasks), skipped, jobs)
-        if jobs == 1:
-            results: Iterator[PackResult] = (build_pack(job, t) for t in tasks)
+        if cluster is not None and tasks:
+            from pipeline.build.cluster import Address, check_workers, cluster_results, connect
+
+            address = Address.parse(cluster)
+            client = stack.enter_context(connect(address))
+            workers = check_workers(client)
+            if progress is not None and address.scheduler is not None:
+                dashboard = client.scheduler_info().get("services", {}).get("dashboard")
+                if dashboard:
+                    progress.write(f"Dask dashboard: {client.dashboard_link}\n")
+            report.begin(len(tasks), skipped, workers)
+            results: Iterator[PackResult] = cluster_results(job, tasks, client, workers)
+        elif jobs == 1:
+            report.begin(len(tasks), skipped, jobs)
+            results = (build_pack(job, t) for t in tasks)
         else:
+            report.begin(len(tasks), skipped, jobs)
             results = parallel(job, tasks, jobs, max_tasks_per_child)
         failed: list[tuple[str, str]] = []
         built = 0

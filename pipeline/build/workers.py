@@ -105,6 +105,19 @@ def build_pack(job: PackJob, task: PackTask) -> PackResult:
         return PackResult(
             pid, time.perf_counter() - start, f"{type(exc).__name__}: {exc}", traceback.format_exc()
         )
+    return commit_rendered(job, task, files, start, tuple(dict.fromkeys(warned)))
+
+
+def commit_rendered(
+    job: PackJob,
+    task: PackTask,
+    files: Sequence[PackFile],
+    start: float,
+    warnings: tuple[str, ...] = (),
+) -> PackResult:
+    """Write one rendered pack (manifest, files, zip) atomically: the step only the process that
+    owns `out/` does (a local worker, or the client of a cluster build)."""
+    pid = task.profile.id
     inputs = {**job.inputs, "fingerprint": task.fingerprint}
     data = manifest(pid, task.digest, files, job.epoch, inputs)
     try:
@@ -116,7 +129,7 @@ def build_pack(job: PackJob, task: PackTask) -> PackResult:
             )
     except OSError as exc:
         return PackResult(pid, time.perf_counter() - start, f"cannot write: {os_message(exc)}")
-    return PackResult(pid, time.perf_counter() - start, warnings=tuple(dict.fromkeys(warned)))
+    return PackResult(pid, time.perf_counter() - start, warnings=warnings)
 
 
 #: Loggers of libraries whose warnings mean the output is not what the reader should get.

@@ -1,0 +1,227 @@
+"""`packs build --cluster ADDRESS`: render on Dask workers, commit here.
+
+The client (this process) does what only it can: it has read and validated the canon, decided
+what is stale, and it owns `out/`. Workers only render: a task takes one profile and returns its
+files' bytes; the client commits them with the same atomic commits and manifests as a local
+build, so the output is byte-identical to `--jobs N`.
+
+- The job (formats, layout, options) goes to every worker once (`scatter(broadcast=True)`);
+  a task carries only its profile.
+- At most `in_flight` tasks are submitted at a time and each result is released once
+  committed, so the client's memory does not grow with the number of packs.
+- A worker that dies mid-task: the scheduler gives the task to another worker (Dask's own
+  retry); a task that raises is retried `RETRIES` times, then reported `FAILED <ID>: …` while
+  the others finish. Bad input (`PacksError`) is not retried: it would fail the same way.
+- Every worker must run the same product version and code as the client (checked before any
+  task is sent; a mismatch names both).
+- `distributed` is imported here only, and only for `--cluster`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.build.fingerprint import code_digest
+from pipeline.build.manifest import PackFile, product_version
+from pipeline.build.workers import (
+    PackJob,
+    PackResult,
+    PackTask,
+    commit_rendered,
+    largest_first,
+    library_warnings,
+    render_pack,
+)
+from pipeline.diagnostics import PacksError, UsageError
+
+#: How often a task that raised is tried again before its pack is reported failed.
+RETRIES = 2
+#: Seconds to wait for a scheduler (and for a LocalCluster's workers) to answer.
+CONNECT_TIMEOUT = 30
+_AFTER = "the packs committed so far are complete; the next run builds the others"
+INSTALL_HINT = "pip install 'jobframe-packs[cluster]' (python3 tasks.py setup installs it)"
+
+
+@dataclass(frozen=True)
+class Address:
+    """`local:N` (a LocalCluster of N processes this command starts and stops) or a scheduler."""
+
+    scheduler: str | None
+    local_workers: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        if text.startswith("local:"):
+            count = text.removeprefix("local:")
+            if not count.isdigit() or int(count) < 1:
+                raise UsageError(f"--cluster {text}: expected local:N with N a whole number >= 1")
+            return cls(None, int(count))
+        if "://" not in text or text.endswith("://"):
+            raise UsageError(
+                f"--cluster {text}: expected a scheduler address such as tcp://host:8786, "
+                "or local:N"
+            )
+        return cls(text)
+
+
+def distributed_module() -> Any:
+    """`distributed`, or a usage error (exit 2) that says how to install it."""
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError(f"--cluster needs dask.distributed: {INSTALL_HINT}") from None
+    return distributed
+
+
+def worker_identity() -> tuple[str, str]:
+    """(product version, code digest) of the process it runs in: compared with the client's."""
+    return product_version(), code_digest()
+
+
+def _remote_identity() -> tuple[str, str]:
+    """What `client.run` calls on each worker (by name, so each worker runs its own code)."""
+    return worker_identity()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What a worker sends back: the pack's files (bytes), or why it could not render them."""
+
+    profile_id: str
+    seconds: float
+    files: tuple[PackFile, ...] = ()
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def render_on_worker(job: PackJob, task: PackTask) -> Rendered:
+    """The task a worker runs. Bad input comes back as an error; a bug raises (Dask retries)."""
+    start = time.perf_counter()
+    try:
+        with library_warnings() as warned:
+            files = render_pack(
+                task.profile, task.digest, job.formats, job.layout, job.options, job.compose_options
+            )
+    except PacksError as exc:
+        return Rendered(task.profile.id, time.perf_counter() - start, error=exc.report())
+    return Rendered(
+        task.profile.id,
+        time.perf_counter() - start,
+        files,
+        warnings=tuple(dict.fromkeys(warned)),
+    )
+
+
+@contextlib.contextmanager
+def connect(address: Address) -> Iterator[Any]:
+    """A Client of the scheduler at `address` (starting and stopping a LocalCluster for local:N)."""
+    distributed = distributed_module()
+    if address.scheduler is None:
+        with (
+            distributed.LocalCluster(
+                n_workers=address.local_workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=":0",
+                silence_logs=40,
+            ) as cluster,
+            distributed.Client(cluster, timeout=CONNECT_TIMEOUT) as client,
+        ):
+            yield client
+        return
+    try:
+        client = distributed.Client(address.scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise PacksError(
+            f"cannot reach the Dask scheduler at {address.scheduler}: {exc}; is `dask scheduler` "
+            "running there, and is the port open?"
+        ) from None
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
+
+
+def check_workers(client: Any) -> int:
+    """Refuse workers that run another version or other code; returns how many there are."""
+    mine = worker_identity()
+    theirs = client.run(_remote_identity)
+    if not theirs:
+        raise PacksError("the Dask cluster has no workers; start some with `dask worker ADDRESS`")
+    for worker, (version, digest) in sorted(theirs.items()):
+        if (version, digest) != mine:
+            raise PacksError(
+                f"Dask worker {worker} runs jobframe-packs {version} (code {digest[:19]}), this "
+                f"client {mine[0]} (code {mine[1][:19]}); install the same version on every "
+                "worker"
+            )
+    return len(theirs)
+
+
+def cluster_results(
+    job: PackJob, tasks: Sequence[PackTask], client: Any, workers: int
+) -> Iterator[PackResult]:
+    """Render `tasks` on the cluster and commit each pack here; yields as packs complete."""
+    distributed = distributed_module()
+    in_flight = max(2, 2 * workers)
+    pending = list(reversed(largest_first(tasks)))  # pop() from the end: heaviest first
+    [shared] = client.scatter([job], broadcast=True, hash=False)
+    by_key: dict[str, PackTask] = {}
+    started: dict[str, float] = {}
+    queue = distributed.as_completed()
+
+    def submit() -> None:
+        task = pending.pop()
+        future = client.submit(
+            render_on_worker,
+            shared,
+            task,
+            key=f"pack-{task.profile.id}-{task.fingerprint[-12:]}",
+            retries=RETRIES,
+            pure=False,
+        )
+        by_key[future.key] = task
+        started[future.key] = time.perf_counter()
+        queue.add(future)
+
+    try:
+        for _ in range(min(in_flight, len(pending))):
+            submit()
+        for future in queue:
+            task = by_key.pop(future.key)
+            start = started.pop(future.key)
+            if future.status == "error":
+                exc = future.exception()
+                yield PackResult(
+                    task.profile.id,
+                    time.perf_counter() - start,
+                    f"{type(exc).__name__}: {exc} (failed on every try)",
+                    "".join(traceback.format_exception(exc)),
+                )
+            elif future.status == "cancelled":
+                # Nothing here cancels a task before the end: the scheduler (or our
+                # connection to it) went away and took the tasks with it.
+                raise PacksError(f"lost the Dask scheduler (its tasks were cancelled); {_AFTER}")
+            else:
+                rendered: Rendered = future.result()
+                if rendered.error is not None:
+                    yield PackResult(task.profile.id, rendered.seconds, rendered.error)
+                else:
+                    yield commit_rendered(job, task, rendered.files, start, rendered.warnings)
+            future.release()
+            if pending:
+                submit()
+    except (OSError, TimeoutError, distributed.comm.core.CommClosedError) as exc:
+        raise PacksError(
+            f"lost the Dask scheduler ({type(exc).__name__}: {exc}); {_AFTER}"
+        ) from None
+    finally:  # done, failed or Ctrl-C: nothing of ours stays on the cluster
+        with contextlib.suppress(Exception):
+            client.cancel(list(queue.futures))

@@ -1,0 +1,223 @@
+"""`packs build --cluster`: Dask workers render, the client commits; byte-identical to a local
+build. LocalClusters of 2 worker processes on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.build import build, select
+from pipeline.extract import load_canon
+from pipeline.layout import RenderOptions, load_layout
+from pipeline.render import FORMATS, Format
+from tests.conftest import CANON_DIR
+
+EPOCH = 1_700_000_000
+import distributed  # noqa: E402  (the [cluster] extra; the test extras install it)
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",
+        silence_logs=40,
+    ) as cluster:
+        yield str(cluster.scheduler_address)
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != ".packs-build.lock"
+    }
+
+
+def run_build(
+    canon_dir: Path, out: Path, formats: list[Format] | None = None, **kwargs: Any
+) -> Any:
+    canon = load_canon(canon_dir)
+    return build(
+        canon,
+        select(canon, []),
+        formats or list(FORMATS.values()),
+        out,
+        load_layout("default"),
+        RenderOptions(timestamp=EPOCH),
+        **kwargs,
+    )
+
+
+def test_a_cluster_build_is_byte_identical_to_a_local_one(tmp_path: Path, scheduler: str) -> None:
+    local = run_build(CANON_DIR, tmp_path / "local", jobs=1)
+    remote = run_build(CANON_DIR, tmp_path / "cluster", cluster=scheduler)
+    assert (local.built, remote.built, remote.failed) == (6, 6, ())
+    assert files_of(tmp_path / "cluster") == files_of(tmp_path / "local")
+    again = run_build(CANON_DIR, tmp_path / "cluster", cluster=scheduler)
+    assert (again.built, again.skipped) == (0, 6)  # incremental: decided by the client
+
+
+def test_a_synthetic_canon_too(tmp_path: Path, scheduler: str) -> None:
+    from benchmarks.bench import synthetic_canon
+
+    canon_dir = synthetic_canon(tmp_path / "synthetic", 8)
+    formats = [FORMATS["docx"], FORMATS["xlsx"], FORMATS["txt"]]
+    run_build(canon_dir, tmp_path / "local", formats, jobs=1)
+    report = run_build(canon_dir, tmp_path / "cluster", formats, cluster=scheduler, zip=True)
+    assert report.built == 8
+    run_build(canon_dir, tmp_path / "local", formats, jobs=1, zip=True)
+    assert files_of(tmp_path / "cluster") == files_of(tmp_path / "local")
+
+
+def test_a_pack_that_fails_on_every_try_is_reported_and_the_others_built(
+    tmp_path: Path, scheduler: str
+) -> None:
+    broken = Format("broken", ".broken.txt", "tests.cluster_faults", "text/plain")
+    report = run_build(CANON_DIR, tmp_path / "out", [broken], cluster=scheduler)
+    assert report.built == 5
+    [(pid, message)] = report.failed
+    assert pid == "ENGR.GEN.M2"
+    assert "RuntimeError: this renderer always fails for ENGR.GEN.M2 (failed on every try)" in (
+        message
+    )
+    assert not (tmp_path / "out" / "ENGR.GEN.M2").exists()
+    assert (tmp_path / "out" / "ENGR.PLATFORM.P2" / "manifest.json").is_file()
+
+
+class KillOnFirstPack(io.StringIO):
+    """The progress stream: after the first pack is reported, one worker process is killed."""
+
+    def __init__(self, scheduler: str) -> None:
+        super().__init__()
+        self.scheduler = scheduler
+        self.killed = False
+
+    def write(self, text: str) -> int:
+        if not self.killed and "built" in text:
+            self.killed = True
+            with distributed.Client(self.scheduler, timeout=30) as other:
+                victim = sorted(other.scheduler_info()["workers"])[0]
+                with contextlib.suppress(Exception):  # the worker dies before it can answer
+                    other.run(os._exit, 1, workers=[victim])
+        return super().write(text)
+
+
+def test_a_worker_killed_mid_build_still_builds_every_pack_once(tmp_path: Path) -> None:
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",
+        silence_logs=50,
+    ) as cluster:
+        progress = KillOnFirstPack(str(cluster.scheduler_address))
+        report = run_build(
+            CANON_DIR,
+            tmp_path / "cluster",
+            cluster=str(cluster.scheduler_address),
+            progress=progress,
+            tty=False,
+        )
+    assert progress.killed
+    assert (report.built, report.failed) == (6, ())
+    run_build(CANON_DIR, tmp_path / "local", jobs=1)
+    assert files_of(tmp_path / "cluster") == files_of(tmp_path / "local")
+
+
+def test_workers_of_another_version_are_refused(
+    tmp_path: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.build import cluster
+
+    monkeypatch.setattr(cluster, "worker_identity", lambda: ("9.9.9", "sha256:" + "0" * 64))
+    with pytest.raises(cluster.PacksError) as caught:
+        run_build(CANON_DIR, tmp_path / "out", cluster=scheduler)
+    message = str(caught.value)
+    assert "runs jobframe-packs 0.1.0" in message and "this client 9.9.9" in message
+    assert not any((tmp_path / "out").glob("*/manifest.json"))
+
+
+def test_an_unreachable_scheduler_and_bad_addresses_are_clear_errors(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "pipeline", "build", "--canon", str(CANON_DIR), "--out"]
+    done = subprocess.run(
+        [*cmd, str(tmp_path / "a"), "--cluster", "tcp://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = subprocess.run(
+        [*cmd, str(tmp_path / "b"), "--cluster", "local:zero"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "expected local:N" in done.stderr
+
+
+def test_without_cluster_dask_is_not_imported(tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from pipeline.cli import main\n"
+        f"code = main(['build', 'ENGR.GEN.M2', '--canon', {str(CANON_DIR)!r}, '--out', "
+        f"{str(tmp_path / 'out')!r}, '--formats', 'txt', '--jobs', '1'])\n"
+        "assert code == 0, code\n"
+        "print('distributed' in sys.modules, 'dask' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split()[-2:] == ["False", "False"]
+
+
+class StopSchedulerOnFirstPack(io.StringIO):
+    """The progress stream: after the first pack is reported, the whole cluster is stopped."""
+
+    def __init__(self, cluster: Any) -> None:
+        super().__init__()
+        self.cluster = cluster
+        self.stopped = False
+
+    def write(self, text: str) -> int:
+        if not self.stopped and "built" in text:
+            self.stopped = True
+            self.cluster.close()
+        return super().write(text)
+
+
+def test_the_scheduler_going_away_ends_the_build_with_a_clear_error(tmp_path: Path) -> None:
+    from pipeline.diagnostics import PacksError
+
+    cluster = distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",
+        silence_logs=50,
+    )
+    progress = StopSchedulerOnFirstPack(cluster)
+    try:
+        with pytest.raises(PacksError) as caught:
+            run_build(
+                CANON_DIR,
+                tmp_path / "out",
+                cluster=str(cluster.scheduler_address),
+                progress=progress,
+                tty=False,
+            )
+    finally:
+        cluster.close()
+    assert "lost the Dask scheduler" in str(caught.value)
+    committed = list((tmp_path / "out").glob("*/manifest.json"))
+    assert 1 <= len(committed) < 6  # what was committed is complete; the rest comes next run
