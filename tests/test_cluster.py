@@ -24,16 +24,21 @@ EPOCH = 1_700_000_000
 import distributed  # noqa: E402  (the [cluster] extra; the test extras install it)
 
 
-@pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    with distributed.LocalCluster(
-        n_workers=2,
+def local_cluster(workers: int, silence_logs: int = 40) -> Any:
+    """A LocalCluster of worker processes on loopback only."""
+    return distributed.LocalCluster(
+        n_workers=workers,
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
         dashboard_address=":0",
-        silence_logs=40,
-    ) as cluster:
+        silence_logs=silence_logs,
+    )
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    with local_cluster(2, silence_logs=40) as cluster:
         yield str(cluster.scheduler_address)
 
 
@@ -115,14 +120,7 @@ class KillOnFirstPack(io.StringIO):
 
 
 def test_a_worker_killed_mid_build_still_builds_every_pack_once(tmp_path: Path) -> None:
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=":0",
-        silence_logs=50,
-    ) as cluster:
+    with local_cluster(2, silence_logs=50) as cluster:
         progress = KillOnFirstPack(str(cluster.scheduler_address))
         report = run_build(
             CANON_DIR,
@@ -198,14 +196,7 @@ class StopSchedulerOnFirstPack(io.StringIO):
 def test_the_scheduler_going_away_ends_the_build_with_a_clear_error(tmp_path: Path) -> None:
     from pipeline.diagnostics import PacksError
 
-    cluster = distributed.LocalCluster(
-        n_workers=1,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=":0",
-        silence_logs=50,
-    )
+    cluster = local_cluster(1, silence_logs=50)
     progress = StopSchedulerOnFirstPack(cluster)
     try:
         with pytest.raises(PacksError) as caught:
