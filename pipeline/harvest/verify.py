@@ -10,7 +10,8 @@ edited sentences were canon. So a returned file is checked before its values are
    was edited): the file is STALE, never accepted silently;
 3. the file's locked text is compared with what this canon and layout produce for that profile:
    every paragraph outside the form's content controls, every tracker cell outside the input
-   columns. Each difference is a TAMPERED place (`paragraph 12`, `MBO!A3`).
+   columns, and the tracker's hidden `_meta` sheet (its identity and column contract; only the
+   generator row may differ). Each difference is a TAMPERED place (`paragraph 12`, `MBO!A3`).
 
 Only an INTACT file gives its values back (`read_returned`).
 """
@@ -257,14 +258,14 @@ def tracker_changes(data: bytes, expected: bytes) -> list[Change]:
     try:
         with readable():
             for name in issued.sheetnames:
-                if name == META_SHEET:
-                    continue
                 if name not in returned.sheetnames:
                     changes.append(Change(f"sheet {name!r}", "the sheet", None))
                     continue
                 want, got = _rows(issued[name]), _rows(returned[name])
                 part = contract.sheets.get(name)
-                if part is None:  # the Read me: every cell is locked
+                if name == META_SHEET:  # the identity: LibreOffice lets anyone unhide and edit it
+                    changes += _grid_changes(name, _meta_rows(want), _meta_rows(got))
+                elif part is None:  # the Read me: every cell is locked
                     changes += _grid_changes(name, want, got)
                 else:
                     changes += _keyed_changes(name, part.columns, part.roles, want, got)
@@ -272,6 +273,18 @@ def tracker_changes(data: bytes, expected: bytes) -> list[Change]:
         issued.close()
         returned.close()
     return changes
+
+
+def _meta_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """`_meta` as the check compares it: every cell but the generator's name and version.
+
+    The generator row says which build wrote the file, not what it is; a file issued by an
+    older release is not tampered with because the checker is newer.
+    """
+    return [
+        (*r[:3], None, *r[4:]) if r[:1] == ("meta",) and r[2:3] == ("generator",) else r
+        for r in rows
+    ]
 
 
 def _grid_changes(

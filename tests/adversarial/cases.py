@@ -548,6 +548,18 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         RETURNED,
+        "the tracker's hidden `_meta` unhidden and edited (LibreOffice ignores the structure "
+        "lock), e.g. a canon column declared an input",
+        "`TamperedError`: `<file>: error: _meta!E12: canon text changed: … [tampered]`, with "
+        "every canon cell the edit would have hidden; a different generator version is not "
+        "tampering",
+        (
+            f"{_RET_T}test_an_edited_meta_sheet_is_tampered",
+            f"{_RET_T}test_a_newer_generator_is_not_tampering",
+        ),
+    ),
+    Case(
+        RETURNED,
         "canon digest edited, or canon changed since issue",
         "`TamperedError`: `<file>: error: issued from canon sha256:… but <ID> is now sha256:…: "
         "the canon changed since (or the file's record of it was edited); issue a new one "

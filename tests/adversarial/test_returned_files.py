@@ -253,6 +253,38 @@ def test_edited_canon_text_is_reported_as_tampered(
     assert info.value.report().startswith("returned.xlsx: error: MBO!A2: canon text changed: ")
 
 
+def test_an_edited_meta_sheet_is_tampered(
+    issued: dict[str, bytes], seed_frames: ProfileFrames, canon: Canon, layout: Layout
+) -> None:
+    """LibreOffice ignores the structure lock: `_meta` can be unhidden and edited. Declaring a
+    canon column an input (so its edits would pass unchecked) is caught by the `_meta` check."""
+    wb = load_workbook(io.BytesIO(issued["xlsx"]))
+    meta = wb["_meta"]
+    (row,) = [
+        r
+        for r in meta.iter_rows(min_row=2)
+        if r[0].value == "column" and r[1].value == "MBO" and r[2].value == "Area"
+    ]
+    assert row[4].value != "input"
+    row[4].value = "input"
+    wb["MBO"]["A2"].value = "Whatever the manager prefers"
+    out = io.BytesIO()
+    wb.save(out)
+    verdict = verify(out.getvalue(), seed_frames, layout)
+    assert verdict.status is Status.TAMPERED
+    assert [c.where for c in verdict.changes] == ["MBO!A2", f"_meta!E{row[4].row}"]
+    with pytest.raises(TamperedError):
+        read_returned(out.getvalue(), canon, layout, "returned.xlsx")
+
+
+def test_a_newer_generator_is_not_tampering(
+    issued: dict[str, bytes], seed_frames: ProfileFrames, layout: Layout
+) -> None:
+    other = RenderOptions(timestamp=FIXED_EPOCH, generator="jobframe-packs 99.0")
+    verdict = verify(issued["xlsx"], seed_frames, layout, other)
+    assert verdict.status is Status.INTACT and verdict.changes == ()
+
+
 def test_removed_and_added_text_is_tampering_too(
     issued: dict[str, bytes], seed_frames: ProfileFrames, layout: Layout
 ) -> None:
