@@ -7,9 +7,21 @@ catches `PacksError` only: anything else is a bug and keeps its traceback (exit 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+
+#: Control and bidi-override characters, shown escaped so a report cannot drive a terminal.
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def quoted(text: str, limit: int = 60) -> str:
+    """Text quoted in a message: one line, cut to `limit` characters with "…", control and
+    bidi characters escaped (`\\u001b`), in single quotes."""
+    flat = " ".join(text.split())
+    flat = flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return "'" + _UNSHOWABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", flat) + "'"
 
 
 class Severity(StrEnum):

@@ -8,8 +8,10 @@ never be edited on its way through the pipeline.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import TypeAlias
 
 # ---------------------------------------------------------------------------------------------
@@ -143,11 +145,36 @@ class Profile:
         return None
 
 
+CAREER_PATH_FIELDS = frozenset({"entry_points", "advancement", "lateral_moves"})
+
+
 @dataclass(frozen=True)
 class CareerPath:
     entry_points: tuple[str, ...] = ()
     advancement: tuple[str, ...] = ()
     lateral_moves: tuple[str, ...] = ()
+
+
+#: A job description's content headings by field, as the page spells them (without the colon),
+#: in the order the role profile prints them (design.md §4). The importer reads a page's
+#: headings against these; the role composer heads its groups with them.
+JD_HEADINGS: Mapping[str, str] = MappingProxyType(
+    {
+        "role_definition": "Role Definition",
+        "primary_functions": "Primary Functions",
+        "secondary_functions": "Secondary Functions",
+        "hard_skills": "Hard Skills (Technical)",
+        "soft_skills": "Soft Skills",
+        "minimum_education": "Minimum Education",
+        "preferred_education": "Preferred Education",
+        "fields_of_study": "Relevant Fields of Study",
+        "typical_experience": "Typical Experience Range",
+        "preferred_experience": "Preferred Experience",
+        "entry_points": "Entry Point From",
+        "advancement": "Advancement To",
+        "lateral_moves": "Lateral Moves",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -171,6 +198,12 @@ class JobDescription:
     typical_experience: tuple[str, ...] = ()
     preferred_experience: tuple[str, ...] = ()
     where: Located | None = field(default=None, compare=False)
+
+    def items(self, name: str) -> tuple[str, ...]:
+        """The items under one of `JD_HEADINGS`' fields (career path fields included)."""
+        source = self.career_path if name in CAREER_PATH_FIELDS else self
+        items: tuple[str, ...] = getattr(source, name)
+        return items
 
 
 @dataclass(frozen=True)

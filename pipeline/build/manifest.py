@@ -8,10 +8,11 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from pipeline.ooxml.archive import iso_utc
 
 PRODUCT = "jobframe-packs"
 
@@ -61,10 +62,6 @@ class PackFile:
     data: bytes
 
 
-def iso_time(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def generator_info() -> dict[str, Any]:
     return {"name": PRODUCT, "version": product_version(), "libraries": library_versions()}
 
@@ -80,7 +77,7 @@ def manifest(
     data: dict[str, Any] = {
         "profile": profile_id,
         "canon_digest": digest,
-        "build_time": iso_time(build_epoch),
+        "build_time": iso_utc(build_epoch),
         "generator": generator_info(),
         "files": [
             {"path": f.name, "bytes": len(f.data), "sha256": hashlib.sha256(f.data).hexdigest()}

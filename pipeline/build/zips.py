@@ -8,7 +8,6 @@ import errno
 import hashlib
 import io
 import json
-import time
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -18,33 +17,17 @@ from pipeline.build.commit import open_atomic, os_message, write_atomic
 from pipeline.build.manifest import MANIFEST, PRODUCT, PackFile
 from pipeline.diagnostics import PacksError
 from pipeline.model import Profile
+from pipeline.ooxml.archive import PACK_ENTRIES, ZipWriter
 
 #: The zip of the whole selection, beside the per-profile `<ID>.zip` files.
 SELECTION_ZIP = "packs.zip"
 
 
-#: Zip timestamps cannot go before 1980-01-01.
-ZIP_EPOCH_FLOOR = 315_532_800
-
-
-#: Members deflated in zips; the office formats and PDF are compressed already, so stored.
-COMPRESSIBLE = (".txt", ".json", ".html", ".csv", ".md")
-
-
-def _compression(name: str) -> int:
-    return zipfile.ZIP_DEFLATED if name.endswith(COMPRESSIBLE) else zipfile.ZIP_STORED
-
-
 def write_zip(target: IO[bytes], members: Iterable[tuple[str, bytes]], epoch: int) -> None:
-    """A deterministic zip: members sorted by name, fixed times (from `epoch`) and permissions."""
-    stamp = time.gmtime(max(epoch, ZIP_EPOCH_FLOOR))[:6]
-    with zipfile.ZipFile(target, "w") as z:
+    """A pack zip: members sorted by name, fixed times (from `epoch`) and permissions."""
+    with ZipWriter(target, epoch, PACK_ENTRIES) as archive:
         for name, data in sorted(members, key=lambda m: m[0]):
-            info = zipfile.ZipInfo(name, date_time=stamp)
-            info.compress_type = _compression(name)
-            info.create_system = 3  # Unix, so the permissions below are honoured by unzip
-            info.external_attr = 0o100644 << 16
-            z.writestr(info, data)
+            archive.add(name, data)
 
 
 def zip_bytes(members: Iterable[tuple[str, bytes]], epoch: int) -> bytes:
@@ -115,17 +98,12 @@ def selection_zip(
     with contextlib.suppress(OSError, zipfile.BadZipFile), zipfile.ZipFile(target) as existing:
         if existing.comment == comment:
             return f"{target} unchanged"
-    stamp = time.gmtime(max(epoch, ZIP_EPOCH_FLOOR))[:6]
     try:
-        with open_atomic(target) as fh, zipfile.ZipFile(fh, "w") as z:
+        with open_atomic(target) as fh, ZipWriter(fh, epoch, PACK_ENTRIES) as archive:
             for pid, data in manifests:
                 for name, member in sorted(read_pack(out / pid, pid, data)):
-                    info = zipfile.ZipInfo(name, date_time=stamp)
-                    info.compress_type = _compression(name)
-                    info.create_system = 3
-                    info.external_attr = 0o100644 << 16
-                    z.writestr(info, member)
-            z.comment = comment
+                    archive.add(name, member)
+            archive.set_comment(comment)
     except OSError as exc:
         raise PacksError(f"cannot write {target}: {os_message(exc)}") from None
     return f"wrote {target}"

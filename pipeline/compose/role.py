@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.model import Frame, Group, Item, JobDescription, Profile, Text
+from pipeline.model import JD_HEADINGS, Frame, Group, Item, JobDescription, Profile, Text
 
 TITLE = "Role profile"
 
@@ -12,21 +12,7 @@ def sections(jd: JobDescription, include_salary: bool) -> tuple[tuple[str, tuple
     out: list[tuple[str, tuple[str, ...]]] = []
     if include_salary and jd.salary:
         out.append(("Salary", (jd.salary,)))
-    out += [
-        ("Role Definition", jd.role_definition),
-        ("Primary Functions", jd.primary_functions),
-        ("Secondary Functions", jd.secondary_functions),
-        ("Hard Skills (Technical)", jd.hard_skills),
-        ("Soft Skills", jd.soft_skills),
-        ("Minimum Education", jd.minimum_education),
-        ("Preferred Education", jd.preferred_education),
-        ("Relevant Fields of Study", jd.fields_of_study),
-        ("Typical Experience Range", jd.typical_experience),
-        ("Preferred Experience", jd.preferred_experience),
-        ("Entry Point From", jd.career_path.entry_points),
-        ("Advancement To", jd.career_path.advancement),
-        ("Lateral Moves", jd.career_path.lateral_moves),
-    ]
+    out += [(heading, jd.items(name)) for name, heading in JD_HEADINGS.items()]
     return tuple(out)
 
 

@@ -24,8 +24,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pipeline.build.manifest import iso_time
 from pipeline.diagnostics import CanonError, Problem
+from pipeline.ooxml.archive import iso_utc
 
 CYCLE_JSON = "cycle.json"
 #: A cycle's folder name: `2027-annual`, `2027-h1.engineering`.
@@ -147,7 +147,7 @@ def cycle_json(record: CycleRecord) -> bytes:
         "cycle": record.cycle,
         "period": {"start": record.period.start.isoformat(), "end": record.period.end.isoformat()},
         "canon_digest": record.canon_digest,
-        "build_time": iso_time(record.build_epoch),
+        "build_time": iso_utc(record.build_epoch),
         "people": [
             {
                 "employee_id": p.employee_id,

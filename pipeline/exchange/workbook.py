@@ -201,7 +201,7 @@ def workbook_bytes(tables: Tables, epoch: int | None, generator: str) -> bytes:
     props.title = "Canon workbook"
     parts = PackageParts()
     MemoryExcelWriter(wb, parts).save()
-    return parts.package(moment)
+    return parts.package(epoch or 0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,12 +23,12 @@ from enum import Enum
 from html.parser import HTMLParser
 from pathlib import Path
 
-from pipeline.diagnostics import CanonError, Collector, Problem, Severity
+from pipeline.diagnostics import CanonError, Collector, Problem, Severity, quoted
 from pipeline.extract.canon import FORMAT_VERSION, SLUG_RE, job_description_from_source
 from pipeline.extract.nodes import RESERVED_NAMES, text_problem
 from pipeline.extract.yamlsource import Source
 from pipeline.extract.yamlwrite import Value, emit
-from pipeline.model import CareerPath, JobDescription, Located
+from pipeline.model import JD_HEADINGS, CareerPath, JobDescription, Located
 
 #: Larger pages are refused before reading (a job-description page is about 13 kB).
 MAX_PAGE_BYTES = 2 * 1024 * 1024
@@ -43,29 +43,32 @@ class Section:
     """A content heading of the page and the canon field its lines go to."""
 
     field: str
-    #: The heading as the seed page and the role profile spell it (without the colon).
-    heading: str
     #: Accepted spellings, normalized (see `_norm`).
     names: tuple[str, ...]
     #: Paragraphs rather than a list: a short unpunctuated line here is a heading, not text.
     prose: bool = False
 
+    @property
+    def heading(self) -> str:
+        """The heading as the seed page and the role profile spell it (without the colon)."""
+        return JD_HEADINGS[self.field]
+
 
 SECTIONS: tuple[Section, ...] = (
-    Section("role_definition", "Role Definition", ("role definition",), prose=True),
-    Section("entry_points", "Entry Point From", ("entry point from", "entry points")),
-    Section("advancement", "Advancement To", ("advancement to",)),
-    Section("lateral_moves", "Lateral Moves", ("lateral moves",)),
-    Section("primary_functions", "Primary Functions", ("primary functions",)),
-    Section("secondary_functions", "Secondary Functions", ("secondary functions",)),
-    Section("hard_skills", "Hard Skills (Technical)", ("hard skills (technical)", "hard skills")),
-    Section("soft_skills", "Soft Skills", ("soft skills",)),
-    Section("minimum_education", "Minimum Education", ("minimum education",)),
-    Section("preferred_education", "Preferred Education", ("preferred education",)),
-    Section("fields_of_study", "Relevant Fields of Study", ("relevant fields of study",)),
-    Section("typical_experience", "Typical Experience Range", ("typical experience range",)),
+    Section("role_definition", ("role definition",), prose=True),
+    Section("entry_points", ("entry point from", "entry points")),
+    Section("advancement", ("advancement to",)),
+    Section("lateral_moves", ("lateral moves",)),
+    Section("primary_functions", ("primary functions",)),
+    Section("secondary_functions", ("secondary functions",)),
+    Section("hard_skills", ("hard skills (technical)", "hard skills")),
+    Section("soft_skills", ("soft skills",)),
+    Section("minimum_education", ("minimum education",)),
+    Section("preferred_education", ("preferred education",)),
+    Section("fields_of_study", ("relevant fields of study",)),
+    Section("typical_experience", ("typical experience range",)),
     # The page's "Preferred:" list under Experience Requirements (see `_lookup`).
-    Section("preferred_experience", "Preferred Experience", ("preferred experience",)),
+    Section("preferred_experience", ("preferred experience",)),
 )
 
 #: Headings that only group sections; a line directly under one belongs nowhere.
@@ -138,17 +141,6 @@ def _norm(text: str) -> str:
 
 def _ends_sentence(text: str) -> bool:
     return text.rstrip().rstrip(_CLOSERS)[-1:] in _TERMINAL
-
-
-#: Control and bidi-override characters, shown escaped so a report cannot drive a terminal.
-_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-
-
-def _shown(text: str, limit: int = 60) -> str:
-    """A line quoted in a report: one line, shortened, control characters escaped."""
-    flat = " ".join(text.split())
-    flat = flat if len(flat) <= limit else flat[: limit - 1] + "…"
-    return "'" + _UNSHOWABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", flat) + "'"
 
 
 def text_lines(text: str) -> list[PageLine]:
@@ -409,7 +401,7 @@ class _Placer:
             assert self.container is not None
             self.warn(
                 line.number,
-                f"{_shown(line.text)} is under {_shown(self.container.text)}, not under a "
+                f"{quoted(line.text)} is under {quoted(self.container.text)}, not under a "
                 "section heading; not imported",
                 "jd-unplaced",
             )
@@ -449,7 +441,7 @@ class _Placer:
             else:
                 self.warn(
                     line.number,
-                    f"salary: the page's salary line {_shown(line.text)} has no figures; "
+                    f"salary: the page's salary line {quoted(line.text)} has no figures; "
                     "no salary imported",
                     "jd-missing",
                 )
@@ -466,7 +458,7 @@ class _Placer:
             return
         self.warn(
             line.number,
-            f"{_shown(line.text)} is in the page header, where only the title, the salary and "
+            f"{quoted(line.text)} is in the page header, where only the title, the salary and "
             "one tag line are expected; not imported",
             "jd-unplaced",
         )
@@ -517,11 +509,11 @@ class _Placer:
             )
             tail = f", nor the {n} line{'s' if n != 1 else ''} under it ({span})"
         if u.repeats:
-            what = f"{_shown(u.line.text)} repeats the heading of line {u.repeats}"
+            what = f"{quoted(u.line.text)} repeats the heading of line {u.repeats}"
         elif u.heading_like:
-            what = f"unknown heading {_shown(u.line.text)}"
+            what = f"unknown heading {quoted(u.line.text)}"
         else:
-            what = f"{_shown(u.line.text)} does not belong to the list above it"
+            what = f"{quoted(u.line.text)} does not belong to the list above it"
         self.warn(u.line.number, f"{what}: not imported{tail}", "jd-unplaced")
 
     # -- the result --------------------------------------------------------------------------
@@ -548,14 +540,14 @@ class _Placer:
             self.warn(
                 last.number,
                 f"{self.section.heading}: the page ends mid-sentence; the incomplete last item "
-                f"{_shown(text)} was not imported",
+                f"{quoted(text)} was not imported",
                 "jd-cut",
             )
         elif SECTIONS[-1].field not in self.items:
             self.warn(
                 last.number,
                 f"{self.section.heading}: the page ends in this item, which may be incomplete; "
-                f"imported as the page has it: {_shown(text)}",
+                f"imported as the page has it: {quoted(text)}",
                 "jd-cut",
             )
 
@@ -750,7 +742,7 @@ def slug_for(title: str, display: str = "") -> str:
     elif slug.upper() in RESERVED_NAMES:
         why = f"gives the file name '{slug}', which Windows reserves for a device"
     if why is not None:
-        problem = Problem(display, 0, f"the title {_shown(title)} {why}", "jd-title")
+        problem = Problem(display, 0, f"the title {quoted(title)} {why}", "jd-title")
         raise CanonError("no file name for this title", [problem])
     return slug
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import yaml
 
-from pipeline.diagnostics import Collector
+from pipeline.diagnostics import Collector, quoted
 
 #: Longest canon text accepted (design.md §7).
 MAX_TEXT_CHARS = 20_000
@@ -179,7 +179,7 @@ class Reader:
         if not CODE_RE.match(value):
             self.error(
                 node,
-                f"{where}: '{_shown(value)}' is not a valid code (upper-case letters and digits, "
+                f"{where}: {quoted(value, 40)} is not a valid code (upper-case letters and digits, "
                 "starting with a letter, e.g. 'CLINIC')",
                 "unsafe-id",
             )
@@ -212,9 +212,3 @@ class Reader:
             self.error(node, f"{where}: expected a number, got {describe(node)}")
             return None
         return float(yaml.safe_load(node.value))
-
-
-def _shown(value: str, limit: int = 40) -> str:
-    """A value quoted in a message: escaped so control characters stay visible."""
-    shown = value.encode("unicode_escape").decode("ascii")
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

@@ -25,13 +25,9 @@ from lxml import etree
 from pipeline.diagnostics import PacksError
 from pipeline.harvest.package import Package, PackageKind, open_package
 from pipeline.model import PlaceholderKind
-from pipeline.render.to_docx import ALIAS_KEY, BLANK_CHAR, FORM_FIELDS_PROPERTY, W_NS
+from pipeline.ooxml.ns import CUSTOM_NS, PKG_REL_NS, REL_OFFICE_DOCUMENT, w
+from pipeline.render.to_docx import ALIAS_KEY, BLANK_CHAR, FORM_FIELDS_PROPERTY
 
-PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-CUSTOM_NS = "http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"
-OFFICE_DOCUMENT = (
-    "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
-)
 #: What an untouched control shows: the placeholder tokens (name fields show a line of blanks).
 TOKENS = frozenset(k.token for k in PlaceholderKind)
 ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
@@ -40,10 +36,6 @@ ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 FIELD_KINDS = frozenset({"text", "date", "richText", "comboBox", "dropDownList"})
 #: How `open_package` names this file in its refusals.
 FORM_PACKAGE = PackageKind("a DOCX review form", "review form")
-
-
-def w(tag: str) -> str:
-    return f"{{{W_NS}}}{tag}"
 
 
 def _parse(data: bytes) -> Any:
@@ -63,7 +55,7 @@ def _main_part(z: Package) -> str:
     except KeyError:
         return "word/document.xml"
     for rel in rels.iter(f"{{{PKG_REL_NS}}}Relationship"):
-        if rel.get("Type") == OFFICE_DOCUMENT:
+        if rel.get("Type") == REL_OFFICE_DOCUMENT:
             return str(posixpath.normpath(str(rel.get("Target", "")).lstrip("/")))
     return "word/document.xml"
 

@@ -30,19 +30,18 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from pipeline.compose import ComposeOptions, compose_profile
-from pipeline.diagnostics import PacksError, Problem
-from pipeline.harvest.docx_form import FORM_PACKAGE, _main_part, _parse, read_form, w
+from pipeline.diagnostics import PacksError, Problem, quoted
+from pipeline.harvest.docx_form import FORM_PACKAGE, _main_part, _parse, read_form
 from pipeline.harvest.package import Package, PackageError, PackageKind, open_package
 from pipeline.harvest.xlsx_tracker import _load, read_contract, read_tracker, readable
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import Canon, ProfileFrames
+from pipeline.ooxml.ns import CP_NS, CUSTOM_NS, w
 from pipeline.render import get_format
-from pipeline.render.to_docx import CUSTOM_NS
 from pipeline.render.to_xlsx import META_SHEET, Role
 
 #: Stands for a content control inside a paragraph (canon text can never hold a NUL).
 FIELD = "\x00"
-CP_NS = "http://schemas.openxmlformats.org/package/2006/metadata/core-properties"
 RETURNED_PACKAGE = PackageKind("a review form or tracker", "file")
 
 
@@ -76,12 +75,13 @@ class Change:
 
     def message(self) -> str:
         if self.found is None:
-            return f"{self.where}: canon text removed: {_shown(self.expected)}"
+            return f"{self.where}: canon text removed: {_paragraph(self.expected)}"
         if self.expected is None:
-            return f"{self.where}: text added where the issued file has none: {_shown(self.found)}"
+            found = _paragraph(self.found)
+            return f"{self.where}: text added where the issued file has none: {found}"
         return (
-            f"{self.where}: canon text changed: expected {_shown(self.expected)}, "
-            f"found {_shown(self.found)}"
+            f"{self.where}: canon text changed: expected {_paragraph(self.expected)}, "
+            f"found {_paragraph(self.found)}"
         )
 
 
@@ -127,9 +127,8 @@ class Harvest:
     values: Mapping[str, Any]
 
 
-def _shown(text: str | None, limit: int = 80) -> str:
-    shown = repr((text or "").replace(FIELD, "[field]"))
-    return shown if len(shown) <= limit else shown[: limit - 2] + "…" + shown[0]
+def _paragraph(text: str | None) -> str:
+    return quoted((text or "").replace(FIELD, "[field]"), 80)
 
 
 # --- the claim ------------------------------------------------------------------------------------

@@ -15,10 +15,8 @@ import base64
 import copy
 import functools
 import hashlib
-import io
 import json
 import re
-import time
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,26 +38,27 @@ from pipeline.model import (
     RecordStyle,
     Text,
 )
-
-W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
-PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-CUSTOM_NS = "http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"
-APP_NS = "http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"
-VT_NS = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
-CP_NS = "http://schemas.openxmlformats.org/package/2006/metadata/core-properties"
-DC_NS = "http://purl.org/dc/elements/1.1/"
-DCTERMS_NS = "http://purl.org/dc/terms/"
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
-XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
-
-REL_HEADER = f"{R_NS}/header"
-REL_FOOTER = f"{R_NS}/footer"
-REL_CUSTOM = f"{R_NS}/custom-properties"
-CUSTOM_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.custom-properties+xml"
-#: The fmtid every user-defined custom property carries.
-CUSTOM_FMTID = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"
+from pipeline.ooxml.archive import DOCX_ENTRIES, iso_utc, zip_bytes
+from pipeline.ooxml.ns import (
+    APP_NS,
+    CP_NS,
+    CT_NS,
+    CUSTOM_CONTENT_TYPE,
+    CUSTOM_FMTID,
+    CUSTOM_NS,
+    DC_NS,
+    DCTERMS_NS,
+    PKG_REL_NS,
+    R_NS,
+    REL_CUSTOM,
+    REL_FOOTER,
+    REL_HEADER,
+    VT_NS,
+    W_NS,
+    XML_SPACE,
+    XSI_NS,
+    w,
+)
 
 #: Author and last-modified-by of every form (design.md: author = product name).
 PRODUCT = "jobframe-packs"
@@ -125,10 +124,6 @@ STYLE_ROLES = (
 # fmt: on
 
 Element: TypeAlias = Any  # lxml's _Element (lxml ships no type stubs)
-
-
-def w(tag: str) -> str:
-    return f"{{{W_NS}}}{tag}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -527,10 +522,6 @@ def _xml(root: Element) -> bytes:
     return data
 
 
-def _iso(epoch: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
 def core_xml(frames: ProfileFrames, epoch: int) -> bytes:
     """Explicit core properties: nothing inherited from python-docx's template (doctech §1.9)."""
     nsmap = {"cp": CP_NS, "dc": DC_NS, "dcterms": DCTERMS_NS, "xsi": XSI_NS}
@@ -548,7 +539,7 @@ def core_xml(frames: ProfileFrames, epoch: int) -> bytes:
     for tag in ("created", "modified"):
         el = etree.SubElement(root, f"{{{DCTERMS_NS}}}{tag}")
         el.set(f"{{{XSI_NS}}}type", "dcterms:W3CDTF")
-        el.text = _iso(epoch)
+        el.text = iso_utc(epoch)
     return _xml(root)
 
 
@@ -699,20 +690,6 @@ def _package_rels(ref: DocxLayout) -> bytes:
     return _xml(root)
 
 
-def _zip(parts: Sequence[tuple[str, bytes]], epoch: int) -> bytes:
-    """A zip with fixed member order, times and attributes (zip cannot go before 1980)."""
-    stamp = time.gmtime(max(epoch, 315_532_800))[:6]
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, data in parts:
-            info = zipfile.ZipInfo(name, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 0
-            info.external_attr = 0o644 << 16
-            z.writestr(info, data)
-    return out.getvalue()
-
-
 def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> bytes:
     ref = docx_layout(layout)
     epoch = options.timestamp or 0
@@ -743,4 +720,4 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
         ("word/document.xml", _xml(body.root)),
         *((name, replaced.get(name, data)) for name, data in ref.parts),
     ]
-    return _zip(parts, epoch)
+    return zip_bytes(parts, epoch, DOCX_ENTRIES)

@@ -28,7 +28,6 @@ import xml.etree.ElementTree as ElementTree
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, assert_never
 from urllib.parse import urljoin, urlsplit
@@ -61,6 +60,7 @@ from pipeline.model import (
     only_placeholders,
     placeholders,
 )
+from pipeline.ooxml.archive import iso_utc, utc_moment
 from pipeline.render import glyph_runs, kept_layouts, target_counters
 from pipeline.render.to_json import frames_json
 from pipeline.render.user_agent import UserAgent
@@ -291,15 +291,6 @@ def _joined(before: str, after: str) -> bool:
     )
 
 
-def iso_time(timestamp: int | None) -> str:
-    """W3C date for `dcterms.created`; None (no SOURCE_DATE_EPOCH given) is the epoch itself."""
-    return moment(timestamp).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def moment(timestamp: int | None) -> datetime:
-    return datetime.fromtimestamp(timestamp or 0, UTC)
-
-
 class LayoutFetcher(URLFetcher):  # type: ignore[misc]
     """Fetches only files inside the layout folder; refuses every other URL (http, data, /etc)."""
 
@@ -433,7 +424,7 @@ def html(frames: ProfileFrames, typeset: Typesetter, options: RenderOptions) -> 
         language=conf["language"],
         author=conf["author"],
         generator=options.generator,
-        timestamp=iso_time(options.timestamp),
+        timestamp=iso_utc(options.timestamp or 0),
     )
 
 
@@ -622,7 +613,7 @@ def finish(document: object, pdf: pydyf.PDF, link_contents: Mapping[str, str]) -
 
 def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> bytes:
     typeset = typesetter(layout, options.page_size)
-    when = moment(options.timestamp)
+    when = utc_moment(options.timestamp or 0)
     attachment = Attachment(
         string=frames_json(frames),
         name=ATTACHMENT_NAME,

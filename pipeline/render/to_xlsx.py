@@ -27,11 +27,10 @@ import hashlib
 import io
 import json
 import re
-import zipfile
 from collections.abc import Mapping, Sequence
 from copy import copy
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any, assert_never
@@ -63,6 +62,7 @@ from pipeline.model import (
     only_placeholders,
     placeholders,
 )
+from pipeline.ooxml.archive import XLSX_ENTRIES, utc_moment, zip_bytes
 
 #: What the `_meta` sheet says this file is; the reader refuses anything else.
 FORMAT = "jobframe-packs/mbo-tracker"
@@ -76,8 +76,6 @@ META_HEADER = ("record", "sheet", "name", "value", "text", "inputs")
 #: Excel's sheet-name limits.
 SHEET_NAME_MAX = 31
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
-#: Zip entries cannot be dated before 1980.
-_ZIP_EPOCH = datetime(1980, 1, 1)
 PAPER_SIZES = {"A4": 9, "Letter": 1}
 #: Excel's limits on an in-cell list validation and on a page header's text.
 LIST_MAX = 255
@@ -703,10 +701,6 @@ class MemoryExcelWriter(ExcelWriter):  # type: ignore[misc]
         self.manifest.append(ws)
 
 
-def _moment(options: RenderOptions) -> datetime:
-    return datetime.fromtimestamp(options.timestamp or 0, UTC).replace(tzinfo=None)
-
-
 class PackageParts:
     """The archive `ExcelWriter` writes into: parts kept in memory, zipped once by `package`.
 
@@ -726,17 +720,9 @@ class PackageParts:
     def close(self) -> None:
         """Nothing to flush; `package` builds the zip."""
 
-    def package(self, moment: datetime) -> bytes:
-        stamp = max(moment, _ZIP_EPOCH).timetuple()[:6]
+    def package(self, epoch: int) -> bytes:
         names = sorted(self.parts, key=lambda n: n != "[Content_Types].xml")
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w") as archive:
-            for name in names:
-                info = zipfile.ZipInfo(name, date_time=stamp)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.create_system = 0
-                archive.writestr(info, self.parts[name])
-        return out.getvalue()
+        return zip_bytes(((name, self.parts[name]) for name in names), epoch, XLSX_ENTRIES)
 
 
 def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> bytes:
@@ -764,7 +750,8 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
     if options.form_password:
         security.set_workbook_password(options.form_password)
     wb.security = security
-    moment = _moment(options)
+    epoch = options.timestamp or 0
+    moment = utc_moment(epoch).replace(tzinfo=None)
     props = wb.properties
     props.creator = props.lastModifiedBy = options.generator
     props.created = props.modified = moment
@@ -773,4 +760,4 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
     props.version = frames.canon_version
     parts = PackageParts()
     MemoryExcelWriter(wb, parts).save()
-    return parts.package(moment)
+    return parts.package(epoch)

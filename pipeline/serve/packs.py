@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import threading
-import time
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -37,12 +36,12 @@ from pipeline.build import (
     read_pack,
     zip_is_current,
 )
-from pipeline.build.zips import ZIP_EPOCH_FLOOR, _compression
 from pipeline.compose import ComposeOptions
 from pipeline.compose.registry import page_title
 from pipeline.diagnostics import PacksError
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import Canon, Profile
+from pipeline.ooxml.archive import PACK_ENTRIES, ZipWriter
 from pipeline.render import FORMATS, Format
 
 ZIP_MEDIA_TYPE = "application/zip"
@@ -247,20 +246,14 @@ class PackStore:
         Call `ensure` first; a file that no longer matches its manifest ends the stream early
         (the client sees a broken download, never wrong bytes)."""
         sink = _Chunks()
-        stamp = None
-        with zipfile.ZipFile(sink, "w") as z:
-            for pid in sorted(profile_ids):
+        ids = sorted(profile_ids)
+        epoch = _epoch(json.loads((self.out / ids[0] / MANIFEST).read_bytes())) if ids else 0
+        with ZipWriter(sink, epoch, PACK_ENTRIES) as archive:
+            for pid in ids:
                 folder = self.out / pid
                 raw = (folder / MANIFEST).read_bytes()
-                if stamp is None:
-                    epoch = _epoch(json.loads(raw))
-                    stamp = time.gmtime(max(epoch, ZIP_EPOCH_FLOOR))[:6]
                 for name, member in sorted(read_pack(folder, pid, raw)):
-                    info = zipfile.ZipInfo(name, date_time=stamp)
-                    info.compress_type = _compression(name)
-                    info.create_system = 3
-                    info.external_attr = 0o100644 << 16
-                    z.writestr(info, member)
+                    archive.add(name, member)
                     yield sink.take()
         yield sink.take()
 

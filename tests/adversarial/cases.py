@@ -302,7 +302,7 @@ CANON_FILE_CASES: tuple[CanonCase, ...] = (
     CanonCase(
         "unsafe id with NUL",
         {FOCUS_PATH: focus(function='{code: "OPS\\0", name: Operations}')},
-        _unsafe_id("OPS\\x00"),
+        _unsafe_id("OPS\\u0000"),
     ),
     CanonCase(
         "unsafe id 'CON' (Windows device)",
