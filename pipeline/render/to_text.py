@@ -9,10 +9,21 @@ from __future__ import annotations
 from typing import assert_never
 
 from pipeline.layout import Layout, RenderOptions
-from pipeline.model import Block, Frame, Group, ProfileFrames, Record, RecordStyle, line_text
+from pipeline.model import (
+    Block,
+    Frame,
+    Group,
+    ProfileFrames,
+    Record,
+    RecordStyle,
+    line_text,
+    only_placeholders,
+)
 
 #: SMART labels are padded to this width after three spaces.
 LABEL_WIDTH = 13
+#: An AREA's first fill-in label is padded to this width (`Target:   ⟨target⟩   Due: ⟨date⟩`).
+INPUT_LABEL_WIDTH = 9
 
 
 def _source(label: str) -> str:
@@ -31,19 +42,26 @@ def record_text(record: Record) -> str:
             lines += [f"  {f.label}. {line_text(f.line)}" for f in record.fields]
         case RecordStyle.AREA:
             lines = [f"{record.number}. Area: {record.heading}  {_source(record.source)}"]
-            values = {f.label: line_text(f.line) for f in record.fields}
-            if "Standard" in values:
-                lines.append(f"   Standard: {values['Standard']}")
-            if "Target" in values or "Due" in values:
-                parts = []
-                if "Target" in values:
-                    parts.append(f"Target:   {values['Target']}")
-                if "Due" in values:
-                    parts.append(f"Due: {values['Due']}")
-                lines.append("   " + "   ".join(parts))
+            lines += _area_fields(record)
         case _:
             assert_never(record.style)
     return "\n".join(lines)
+
+
+def _area_fields(record: Record) -> list[str]:
+    """An AREA's fields: each text field on a line of its own; the fill-in fields (lines that
+    are only placeholders) together on one line, the first label padded to ten columns."""
+    lines: list[str] = []
+    inputs: list[str] = []
+    for f in record.fields:
+        if only_placeholders(f.line):
+            label = f"{f.label}:" if inputs else f"{(f.label + ':'):<{INPUT_LABEL_WIDTH}}"
+            if not inputs:
+                lines.append("")
+            inputs.append(f"{label} {line_text(f.line)}")
+        else:
+            lines.append(f"   {f.label}: {line_text(f.line)}")
+    return [line or "   " + "   ".join(inputs) for line in lines]
 
 
 def group_text(group: Group) -> str:
