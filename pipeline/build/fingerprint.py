@@ -25,9 +25,12 @@ from pipeline.layout import Layout, RenderOptions
 from pipeline.render import Format
 
 #: Parts of `pipeline/` that cannot change a pack's bytes, left out of `code_digest`: editing the
-#: command line, the harvest readers or the error texts does not rebuild every pack. Anything
+#: command line, the harvest readers, the download page or the error texts does not rebuild
+#: every pack. Anything
 #: else under `pipeline/` (a new package too) counts, so a forgotten module errs towards a rebuild.
-NOT_RENDERING = frozenset({"__main__.py", "cli.py", "diagnostics.py", "exchange", "harvest"})
+NOT_RENDERING = frozenset(
+    {"__main__.py", "cli.py", "diagnostics.py", "exchange", "harvest", "serve"}
+)
 
 
 @functools.cache
