@@ -121,6 +121,15 @@ def _parser() -> argparse.ArgumentParser:
     ip.add_argument("--profile", metavar="ID", help="its profile id (else from the URL or name)")
     ip.add_argument("--replace", action="store_true", help="change an existing profile or level")
 
+    hv = sub.add_parser(
+        "harvest", help="read returned forms and trackers into one results workbook"
+    )
+    hv.add_argument(
+        "--canon", metavar="DIR", help="profile packs: match returned files by profile only"
+    )
+    hv.add_argument("returned", nargs="+", metavar="CYCLE_DIR|RETURNED")
+    hv.add_argument("--out", metavar="FILE", help="results workbook (default: results.xlsx)")
+    hv.add_argument("--csv", metavar="DIR", help="also results.csv, returns.csv, people.csv")
     sv = sub.add_parser("serve", parents=[common], help="the HR download page (a web server)")
     sv.add_argument("--out", default="out", metavar="DIR", help="packs folder (default: out/)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
@@ -321,7 +330,44 @@ def _cmd_import_page(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_harvest(args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline.harvest.collect import CanonMatcher, Verdict, canon_texts, harvest
+    from pipeline.harvest.results import write_results
+
+    if args.canon is None:
+        raise UsageError(
+            "packs harvest: the cycle mode (CYCLE_DIR) is not built yet; "
+            "use --canon DIR for profile packs"
+        )
+    sources = [Path(s) for s in args.returned]
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        raise UsageError(f"packs harvest: no such file or folder: {', '.join(missing)}")
+    canon = load_canon(Path(args.canon))
+    layout = load_layout()
+    matcher = CanonMatcher(canon, layout)
+    returns = harvest(sources, matcher)
+    profiles = sorted({r.employee_id for r in returns if r.employee_id})
+    people = [p for p in matcher.people() if p.profile in profiles]
+    texts: dict[str, dict[str, str]] = {}
+    for p in people:
+        frames = matcher.frames(p.profile)
+        if frames is not None:
+            canon_texts(frames, layout, texts)
+    target = Path(args.out or "results.xlsx")
+    write_results(
+        target, Path(args.csv) if args.csv else None, people, returns, texts, source_date_epoch()
+    )
+    problems = [r for r in returns if r.verdict not in (Verdict.OK, Verdict.SKIPPED)]
+    for r in problems:
+        out.write(f"{r.path}: {r.verdict.value}: {r.message}\n")
+    ok = sum(r.verdict is Verdict.OK for r in returns)
+    out.write(f"{len(returns)} files: {ok} ok, {len(problems)} with problems; wrote {target}\n")
+    return 1 if problems else 0
+
+
 COMMANDS = {
+    "harvest": _cmd_harvest,
     "check": _cmd_check,
     "list": _cmd_list,
     "show": _cmd_show,

@@ -1,0 +1,165 @@
+"""`packs harvest --canon DIR RETURNED...`: every returned file gets one verdict in `Returns`,
+the values of the intact ones land typed in `Results`, and the workbook is reproducible."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from pipeline.cli import main
+from pipeline.harvest.results import csv_bytes, guarded, typed
+from pipeline.layout import Layout, RenderOptions
+from pipeline.model import ProfileFrames
+from pipeline.render import FORMATS
+from tests.conftest import CANON_DIR, FIXED_EPOCH, SEED_ID
+from tests.test_docx import FILLED
+from tests.test_docx import fill as fill_form
+
+
+def _rezip(data: bytes, name: str, change: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            dst.writestr(info.filename, change if info.filename == name else body)
+    return out.getvalue()
+
+
+def _edit(data: bytes, name: str, old: bytes, new: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        body = z.read(name)
+    assert old in body
+    return _rezip(data, name, body.replace(old, new, 1))
+
+
+@pytest.fixture(scope="module")
+def returned(
+    seed_frames: ProfileFrames, layout: Layout, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    options = RenderOptions(timestamp=FIXED_EPOCH)
+    form = FORMATS["docx"].renderer()(seed_frames, layout, options)
+    tracker = FORMATS["xlsx"].renderer()(seed_frames, layout, options)
+    root = tmp_path_factory.mktemp("returned")
+    (root / "mail" / "deep").mkdir(parents=True)
+    filled = fill_form(form, {**FILLED, "mbo.1.target": '=HYPERLINK("x")'})
+    (root / "mail" / "ana.docx").write_bytes(filled)
+    (root / "mail" / "deep" / "tracker.xlsx").write_bytes(tracker)
+    (root / "mail" / "notes.txt").write_text("hello")
+    (root / "mail" / "random.docx").write_bytes(_rezip(form, "docProps/custom.xml", b"<x/>"))
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("word/document.xml", b"\0" * (65 * 1024 * 1024))
+    (root / "bomb.docx").write_bytes(bomb.getvalue())
+    (root / "plain.xlsx").write_bytes(b"not a zip")
+    stale = _edit(form, "docProps/custom.xml", seed_frames.canon_digest.encode(), b"sha256:00")
+    (root / "stale.docx").write_bytes(stale)
+    return root
+
+
+def test_every_file_gets_a_verdict_and_values_are_typed(returned: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results.xlsx"
+    code = main(["harvest", "--canon", str(CANON_DIR), str(returned), "--out", str(out)])
+    assert code == 1  # problems listed, workbook still written
+    wb = load_workbook(out)
+    rows = list(wb["Returns"].iter_rows(min_row=2, values_only=True))
+    verdicts = {Path(str(r[0])).name: r[4] for r in rows}
+    assert verdicts == {
+        "ana.docx": "ok",
+        "tracker.xlsx": "ok",
+        "notes.txt": "skipped",
+        "random.docx": "unknown",
+        "bomb.docx": "unreadable",
+        "plain.xlsx": "unreadable",
+        "stale.docx": "stale",
+    }
+    assert all(str(r[1]).startswith("sha256:") for r in rows)
+    results = {r[5]: r for r in wb["Results"].iter_rows(min_row=2, values_only=True)}
+    header = [c.value for c in wb["Results"][1]]
+    col = {title: header.index(title) for title in header}
+    row = results["smart.1.measurable"]
+    assert row[col["Baseline"]] == "12 days" and row[col["Employee id"]] == SEED_ID
+    assert row[col["Canon text"]]
+    due = results["mbo.4"]
+    assert wb["Results"].cell(1, 1).value == "Employee id"
+    assert due[col["Due"]].date() == date(2026, 3, 31)
+    formula = results["mbo.1"]
+    assert formula[col["Target"]] == '=HYPERLINK("x")'
+    for ws_row in wb["Results"].iter_rows(min_row=2):
+        assert all(c.data_type != "f" for c in ws_row)
+    summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if r and r[0]}
+    assert summary["ok"] == 2 and summary["skipped"] == 1 and summary["unreadable"] == 2
+    assert summary["total"] == 7 and summary["Returned"] == 1 and summary["Issued"] == 1
+    people = list(wb["People"].iter_rows(min_row=2, values_only=True))
+    assert people[0][:6] == (SEED_ID, None, None, SEED_ID, "yes", "yes")
+
+
+def test_a_rerun_is_byte_identical(
+    returned: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(FIXED_EPOCH))
+    outs = []
+    for n in (1, 2):
+        out = tmp_path / f"r{n}.xlsx"
+        main(["harvest", "--canon", str(CANON_DIR), str(returned), "--out", str(out)])
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_two_returns_for_one_profile(
+    seed_frames: ProfileFrames, layout: Layout, tmp_path: Path
+) -> None:
+    form = FORMATS["docx"].renderer()(seed_frames, layout, RenderOptions(timestamp=FIXED_EPOCH))
+    old = fill_form(form, {"mbo.1.target": "old"})
+    # Word stamps dcterms:modified on save; the newer file wins whatever its name
+    new = _edit(
+        fill_form(form, {"mbo.1.target": "new"}),
+        "docProps/core.xml",
+        b'"dcterms:W3CDTF">2023-11-14T22:13:20Z</dcterms:modified>',
+        b'"dcterms:W3CDTF">2026-04-02T09:00:00Z</dcterms:modified>',
+    )
+    (tmp_path / "z-old.docx").write_bytes(old)
+    (tmp_path / "a-new.docx").write_bytes(new)
+    out = tmp_path / "results.xlsx"
+    code = main(["harvest", "--canon", str(CANON_DIR), str(tmp_path), "--out", str(out)])
+    wb = load_workbook(out)
+    rows = list(wb["Returns"].iter_rows(min_row=2, values_only=True))
+    assert sorted(r[4] for r in rows) == ["duplicate", "ok"]
+    dup = next(r for r in rows if r[4] == "duplicate")
+    assert str(dup[0]).endswith("z-old.docx")
+    assert "conflicting values: mbo.1 Target: 'new' vs 'old'" in str(dup[5])
+    results = {r[5]: r for r in wb["Results"].iter_rows(min_row=2, values_only=True)}
+    assert "new" in results["mbo.1"] and str(results["mbo.1"][-1]).endswith("a-new.docx")
+    assert code == 1
+
+
+def test_csv_guard_and_types() -> None:
+    assert guarded("=1+2") == "'=1+2" and guarded("-x") == "'-x" and guarded("\tx") == "'\tx"
+    assert guarded("ok") == "ok" and guarded(date(2026, 1, 2)) == "2026-01-02"
+    assert csv_bytes([["@a"]]).startswith("\ufeff".encode())
+    assert (
+        typed("2026-06-30") == date(2026, 6, 30)
+        and typed("5") == 5
+        and typed("5 days") == "5 days"
+        and typed(2.5) == 2.5
+    )
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    assert main(["harvest", "--canon", str(CANON_DIR), str(tmp_path / "nope")]) == 2
+    assert main(["harvest"]) == 2
+
+
+def test_csv_export(returned: Path, tmp_path: Path) -> None:
+    out, folder = tmp_path / "results.xlsx", tmp_path / "csv"
+    args = ["harvest", "--canon", str(CANON_DIR), str(returned), "--out", str(out)]
+    main([*args, "--csv", str(folder)])
+    for name in ("results.csv", "returns.csv", "people.csv"):
+        assert (folder / name).read_bytes().startswith(b"\xef\xbb\xbf")
+    text = (folder / "results.csv").read_text("utf-8-sig")
+    assert "'=HYPERLINK" in text and "2026-03-31" in text
+    assert "random.docx" in (folder / "returns.csv").read_text("utf-8-sig")
