@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from pipeline.cli import main
 from pipeline.harvest.results import csv_bytes, guarded, typed
+from pipeline.harvest.verify import form_paragraphs
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import ProfileFrames
 from pipeline.render import FORMATS
@@ -58,6 +59,11 @@ def returned(
     (root / "plain.xlsx").write_bytes(b"not a zip")
     stale = _edit(form, "docProps/custom.xml", seed_frames.canon_digest.encode(), b"sha256:00")
     (root / "stale.docx").write_bytes(stale)
+    with zipfile.ZipFile(io.BytesIO(form)) as z:
+        document = z.read("word/document.xml")
+    line = next(p for p in form_paragraphs(form) if len(p) > 30 and p.encode() in document)
+    edited = _edit(form, "word/document.xml", line.encode(), b"We promise nothing.")
+    (root / "tampered.docx").write_bytes(edited)
     return root
 
 
@@ -76,7 +82,10 @@ def test_every_file_gets_a_verdict_and_values_are_typed(returned: Path, tmp_path
         "bomb.docx": "unreadable",
         "plain.xlsx": "unreadable",
         "stale.docx": "stale",
+        "tampered.docx": "tampered",
     }
+    message = next(str(r[5]) for r in rows if str(r[0]).endswith("tampered.docx"))
+    assert "canon text changed" in message and "We promise nothing." in message
     assert all(str(r[1]).startswith("sha256:") for r in rows)
     results = {r[5]: r for r in wb["Results"].iter_rows(min_row=2, values_only=True)}
     header = [c.value for c in wb["Results"][1]]
@@ -93,7 +102,7 @@ def test_every_file_gets_a_verdict_and_values_are_typed(returned: Path, tmp_path
         assert all(c.data_type != "f" for c in ws_row)
     summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if r and r[0]}
     assert summary["ok"] == 2 and summary["skipped"] == 1 and summary["unreadable"] == 2
-    assert summary["total"] == 7 and summary["Returned"] == 1 and summary["Issued"] == 1
+    assert summary["total"] == 8 and summary["Returned"] == 1 and summary["Issued"] == 1
     people = list(wb["People"].iter_rows(min_row=2, values_only=True))
     assert people[0][:6] == (SEED_ID, None, None, SEED_ID, "yes", "yes")
 

@@ -31,9 +31,12 @@ from pipeline.harvest.verify import (
     Claim,
     FileKind,
     Status,
-    _verify,
+    _sequence_changes,
     claim,
+    form_paragraphs,
+    tracker_changes,
 )
+from pipeline.harvest.verify import Verdict as VerifyVerdict
 from pipeline.harvest.xlsx_tracker import read_contract, read_tracker
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import Canon, ProfileFrames
@@ -157,6 +160,7 @@ class CanonMatcher:
         self.layout = layout
         self.compose = compose or ComposeOptions()
         self._frames: dict[str, ProfileFrames] = {}
+        self._issued: dict[tuple[str, FileKind], Issued] = {}
 
     def frames(self, profile_id: str) -> ProfileFrames | None:
         if profile_id not in self._frames:
@@ -177,14 +181,43 @@ class CanonMatcher:
             return Matched(
                 None, Verdict.UNKNOWN, f"issued for {said.profile_id}, which is not in the canon"
             )
-        return check_against(data, said, frames, self.layout, Person(*(said.profile_id,) * 4))
+        person = Person(said.profile_id, "", "", said.profile_id)
+        return check_against(data, said, frames, self.issued, person)
+
+    def issued(self, frames: ProfileFrames, kind: FileKind) -> Issued:
+        """The file as issued for `frames`, rendered once per profile and kind."""
+        key = (frames.profile_id, kind)
+        if key not in self._issued:
+            data = get_format(kind.value).renderer()(frames, self.layout, RenderOptions())
+            paragraphs = form_paragraphs(data) if kind is FileKind.FORM else []
+            self._issued[key] = Issued(data, paragraphs)
+        return self._issued[key]
+
+
+@dataclass(frozen=True)
+class Issued:
+    data: bytes
+    #: A form's locked paragraphs (`verify.form_paragraphs`), computed once.
+    paragraphs: list[str]
 
 
 def check_against(
-    data: bytes, said: Claim, frames: ProfileFrames, layout: Layout, person: Person
+    data: bytes,
+    said: Claim,
+    frames: ProfileFrames,
+    issued: Callable[[ProfileFrames, FileKind], Issued],
+    person: Person,
 ) -> Matched:
-    """The tamper/stale verdict of `data` against `frames`."""
-    verdict = _verify(data, said, frames, layout, RenderOptions())
+    """The tamper/stale verdict of `data` against `frames` (`verify`'s checks, with the issued
+    file rendered once per profile rather than once per returned file)."""
+    if said.profile_id != frames.profile_id:
+        raise PacksError(f"the file was issued for {said.profile_id}, not {frames.profile_id}")
+    original = issued(frames, said.kind)
+    if said.kind is FileKind.FORM:
+        found = list(_sequence_changes(original.paragraphs, form_paragraphs(data)))
+    else:
+        found = tracker_changes(data, original.data)
+    verdict = VerifyVerdict(said, frames.canon_digest, tuple(found))
     if verdict.status is Status.STALE:
         problems = verdict.problems("")
         return Matched(person, Verdict.STALE, problems[0].message, said)

@@ -228,7 +228,7 @@ def workbook_bytes(
     props.title = "Harvest results"
     parts = PackageParts()
     MemoryExcelWriter(wb, parts).save()
-    return parts.package(moment)
+    return parts.package(epoch or 0)
 
 
 def guarded(value: Cell) -> str:

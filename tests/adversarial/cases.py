@@ -24,6 +24,7 @@ FAULTS = "Faults"
 WEB = "The download page"
 WORKBOOK = "Canon workbook importer"
 GOAL_PAGE = "Goal-page importer"
+HARVEST = "Harvest"
 PROPERTIES = "Property tests"
 
 #: Family -> what every case of it shares (printed under the family's heading).
@@ -58,6 +59,11 @@ FAMILIES: dict[str, str] = {
     GOAL_PAGE: (
         "`packs import-page FILE --canon DIR`: the profile is composed again and every copy block "
         "of the page must come back byte for byte; otherwise exit 1, located, nothing written."
+    ),
+    HARVEST: (
+        "`packs harvest --canon DIR RETURNED...`: every returned file is one row of `Returns` "
+        "with its verdict and message; returned files are only read; the workbook is written "
+        "even when some files have problems (exit 1)."
     ),
     PROPERTIES: "Hypothesis (`HYPOTHESIS_PROFILE=ci` in CI, `python3 tasks.py fuzz` for more).",
 }
@@ -864,6 +870,53 @@ CASES: tuple[Case, ...] = (
         "imports what its complete blocks state; `warning: MBO areas: the page is cut off here,"
         " …` and `warning: the page has no copy block for Scorecard; …`; exit 0",
         ("tests/test_goal_page.py::test_a_page_cut_off_imports_its_complete_parts",),
+    ),
+)
+
+_HV_T = "tests/test_harvest.py::"
+CASES += (
+    Case(
+        HARVEST,
+        "a file that is not .docx or .xlsx (a .txt, a .pdf) in a returned folder",
+        "`skipped`: `not a .docx or .xlsx file`",
+        (f"{_HV_T}test_every_file_gets_a_verdict_and_values_are_typed",),
+    ),
+    Case(
+        HARVEST,
+        "a zip bomb, or a .xlsx that is no zip",
+        "`unreadable`: `file unpacks to more than 64 MiB; refusing it` / `not a review form or "
+        "tracker (not a zip package: …)`",
+        (f"{_HV_T}test_every_file_gets_a_verdict_and_values_are_typed",),
+    ),
+    Case(
+        HARVEST,
+        "a .docx from elsewhere (no profile, no canon digest)",
+        "`unknown`: `not a review pack file: it names no profile or canon digest`",
+        (f"{_HV_T}test_every_file_gets_a_verdict_and_values_are_typed",),
+    ),
+    Case(
+        HARVEST,
+        "a form whose canon text was edited; one issued from another canon",
+        "`tampered`: `canon text edited: paragraph N: canon text changed: …`; `stale`: `issued "
+        "from canon sha256:… but <ID> is now sha256:…`; no values taken",
+        (f"{_HV_T}test_every_file_gets_a_verdict_and_values_are_typed",),
+    ),
+    Case(
+        HARVEST,
+        "two returns for one profile and kind",
+        "the newer by its `dcterms:modified` (else the file's mtime) is `ok` and taken; the "
+        "other `duplicate`, naming the conflicting fields (`mbo.1 Target: 'new' vs 'old'`)",
+        (f"{_HV_T}test_two_returns_for_one_profile",),
+    ),
+    Case(
+        HARVEST,
+        "a filled value that is a formula (`=HYPERLINK(…)`)",
+        "a string cell in results.xlsx, never a formula; in the CSVs prefixed with `'` (a "
+        "leading `=`, `+`, `-`, `@`, tab or CR, as OWASP recommends)",
+        (
+            f"{_HV_T}test_every_file_gets_a_verdict_and_values_are_typed",
+            f"{_HV_T}test_csv_export",
+        ),
     ),
 )
 
