@@ -75,8 +75,15 @@ class Tagged:
     outlines: list[tuple[int, str]]  # (level, title) in order
     pdf: pikepdf.Pdf
 
+    @staticmethod
+    def attributes_of(element: Element) -> dict[str, object]:
+        return element.attributes
+
     def text(self, element: Element) -> str:
-        """The text of `element`'s marked content, in tree order (no separators added)."""
+        """The text of `element`'s marked content, in tree order (no separators added); an
+        element's /ActualText stands for all of its content (ISO 32000-1, 14.9.4)."""
+        if "/ActualText" in self.attributes_of(element):
+            return str(element.attributes["/ActualText"])
         out = []
         for kid in element.kids:
             if isinstance(kid, Element):

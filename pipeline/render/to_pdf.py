@@ -18,15 +18,18 @@ WeasyPrint they were written for: `target_counters` (the contents' page numbers 
 twice, not three times), `glyph_runs` (lines are written into the PDF with their glyphs read
 in bulk) and `kept_layouts` (a line is drawn with the Pango layout it was fitted with, not a
 rebuilt one). None changes a byte; tests/test_pdf.py renders with and without each.
+The finisher corrects WeasyPrint's tag tree (`retag`, `word_breaks`; tests/test_pdf_tags.py)
+before it compresses the streams (`flate`).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 import xml.etree.ElementTree as ElementTree
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, assert_never
@@ -37,8 +40,10 @@ import pipeline.render.library_search  # noqa: F401  # isort: skip  (imports Wea
 import cssselect2
 import jinja2
 import pydyf
+import weasyprint.pdf.stream
 from markupsafe import Markup, escape
 from weasyprint import CSS, HTML, Attachment
+from weasyprint.formatting_structure import boxes
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -63,6 +68,7 @@ from pipeline.model import (
 from pipeline.ooxml.archive import iso_utc, utc_moment
 from pipeline.render import glyph_runs, kept_layouts, target_counters
 from pipeline.render.to_json import frames_json
+from pipeline.render.upstream import unchanged
 from pipeline.render.user_agent import UserAgent
 
 PartLayout = Literal["goal", "results", "table", "group"]
@@ -356,6 +362,7 @@ def _typesetter(layout: Layout, page_size: str) -> Typesetter:
     target_counters.install()  # the contents' page lookups: page 1 laid out twice, not three times
     glyph_runs.install()  # lines written into the PDF with their glyphs read in bulk
     kept_layouts.install()  # lines drawn with the Pango layout they were fitted with
+    install_box_notes()  # which box each MCID marks, for `word_breaks` (before any drawing)
     fetcher = LayoutFetcher(layout.root)
     fonts = FontConfiguration()
     stylesheet = layout.path(str(conf["stylesheet"]))
@@ -526,11 +533,10 @@ def _object(pdf: pydyf.PDF, reference: object) -> Any:
     return pdf.objects[int(reference.split()[0])]
 
 
-def _struct_elements(pdf: pydyf.PDF) -> list[pydyf.Dictionary]:
+def _dictionaries(pdf: pydyf.PDF, kind: str) -> list[pydyf.Dictionary]:
+    """The PDF's dictionaries of /Type `kind` ("/Page", "/StructElem"...), in object order."""
     return [
-        obj
-        for obj in pdf.objects
-        if isinstance(obj, pydyf.Dictionary) and obj.get("Type") == "/StructElem"
+        obj for obj in pdf.objects if isinstance(obj, pydyf.Dictionary) and obj.get("Type") == kind
     ]
 
 
@@ -551,15 +557,11 @@ def retag(pdf: pydyf.PDF, link_contents: Mapping[str, str]) -> None:
             contents = obj.get("Contents")
             if isinstance(contents, pydyf.String) and contents.string in link_contents:
                 obj["Contents"] = pydyf.String(link_contents[contents.string])
-    roots = [
-        obj
-        for obj in pdf.objects
-        if isinstance(obj, pydyf.Dictionary) and obj.get("Type") == "/StructTreeRoot"
-    ]
+    roots = _dictionaries(pdf, "/StructTreeRoot")
     if not roots:
         return
     (root,) = roots
-    elements = _struct_elements(pdf)
+    elements = _dictionaries(pdf, "/StructElem")
     ids = sorted((e["ID"].string, e.reference) for e in elements if "ID" in e)
     if ids:
         names = pydyf.Array([item for id_, ref in ids for item in (pydyf.String(id_), ref)])
@@ -582,11 +584,7 @@ def retag(pdf: pydyf.PDF, link_contents: Mapping[str, str]) -> None:
     if not orphans:
         return
     nums = _object(pdf, root["ParentTree"])["Nums"]
-    pages = [
-        obj
-        for obj in pdf.objects
-        if isinstance(obj, pydyf.Dictionary) and obj.get("Type") == "/Page"
-    ]
+    pages = _dictionaries(pdf, "/Page")
     for number, page in enumerate(pages):
         unlisted = orphans.get(page.reference, set())
         if not unlisted:
@@ -605,9 +603,91 @@ def retag(pdf: pydyf.PDF, link_contents: Mapping[str, str]) -> None:
             page_nums[mcid] = b"null"
 
 
+#: WeasyPrint 70's `Stream.marked` (the marked content of a box's text), as read for
+#: `_remember_boxes`; sha256 of its source, so another WeasyPrint turns the wrapper off.
+_MARKED = weasyprint.pdf.stream.Stream.marked
+MARKED_SOURCE = "3fa3acacbbf66422e7b0de4346b6eaf638657280a0f62c73172e3c445b888692"
+#: Stream attribute: MCID -> the box whose content it marks (set by `_remember_boxes`).
+_BOXES = "_packs_marked_boxes"
+
+
+def _remember_boxes(self: Any, box: Any, tag: str) -> Any:
+    """`Stream.marked`, noting which box each MCID marks (WeasyPrint forgets it once tagged)."""
+    if self._tags is not None:
+        self.__dict__.setdefault(_BOXES, {})[len(self._tags)] = box
+    return _MARKED(self, box, tag)
+
+
+def install_box_notes() -> bool:
+    """Put `_remember_boxes` in place (once per process), only on the WeasyPrint read against."""
+    if unchanged({"Stream.marked": _MARKED}, {"Stream.marked": MARKED_SOURCE}):
+        weasyprint.pdf.stream.Stream.marked = _remember_boxes
+    return weasyprint.pdf.stream.Stream.marked is _remember_boxes
+
+
+def _collapsed(text: str) -> str:
+    return re.sub(r"[ \t\n\r\f]+", " ", text)
+
+
+def _wrapped_lines(box: Any) -> Iterator[tuple[Any, Any, str]]:
+    """(last text box of a line, first text box of the next line, the block's source text) for
+    every line of every block under `box` that another line of the same block follows."""
+    children = getattr(box, "children", None) or ()
+    lines = [child for child in children if isinstance(child, boxes.LineBox)]
+    if len(lines) > 1 and box.element is not None:
+        source = _collapsed("".join(box.element.itertext()))
+        for line, following in itertools.pairwise(lines):
+            last, first = _edge_text(line, -1), _edge_text(following, 0)
+            if last is not None and first is not None:
+                yield last, first, source
+    for child in children:
+        if not isinstance(child, boxes.LineBox):
+            yield from _wrapped_lines(child)
+
+
+def _edge_text(line: Any, end: int) -> Any:
+    """The first (end=0) or last (end=-1) text box of a line, if the line starts or ends so."""
+    box = line
+    while isinstance(box, (boxes.LineBox, boxes.InlineBox)) and box.children:
+        box = box.children[end]
+    return box if isinstance(box, boxes.TextBox) and box.text else None
+
+
+def word_breaks(document: Any, pdf: pydyf.PDF) -> None:
+    """Put back the space WeasyPrint drops where a line wraps, in the tagged text.
+
+    WeasyPrint strips a line's trailing space (layout/inline.py, remove_last_trailing_space)
+    and tags each line's text as its own Span, so a tool reading the tags gets "theportfolio"
+    where the page shows "the / portfolio". ISO 32000-1 14.8.2.5 wants the space in the text:
+    the Span of a line's last words gets `/ActualText` = its text and a space, where the block's
+    own text has that space between this line's end and the next line's start (a break after a
+    hyphen, a dash or an invisible break point had none, and gets none).
+    """
+    if not install_box_notes():
+        return
+    pages = _dictionaries(pdf, "/Page")
+    roots = _dictionaries(pdf, "/StructTreeRoot")
+    if not roots or len(pages) != len(document.pages):
+        return
+    nums = _object(pdf, roots[0]["ParentTree"])["Nums"]
+    for number, (page, laid_out) in enumerate(zip(pages, document.pages, strict=True)):
+        marks = getattr(_object(pdf, page["Contents"]), _BOXES, {})
+        mcids = {id(box): mcid for mcid, box in marks.items()}
+        for last, first, source in _wrapped_lines(laid_out._page_box):
+            mcid = mcids.get(id(last))
+            tail, head = _collapsed(last.text)[-20:], _collapsed(first.text).lstrip(" ")[:20]
+            if mcid is None or tail.endswith(" ") or f"{tail} {head}" not in source:
+                continue
+            reference = nums[2 * number + 1][mcid]
+            element = _object(pdf, reference) if reference != b"null" else None
+            if element is not None and list(element["K"]) == [mcid]:
+                element["ActualText"] = pydyf.String(last.text + " ")
+
+
 def finish(document: object, pdf: pydyf.PDF, link_contents: Mapping[str, str]) -> None:
     """WeasyPrint's finisher: the tag tree corrected, then every stream compressed."""
     retag(pdf, link_contents)
+    word_breaks(document, pdf)
     flate(document, pdf)
 
 
