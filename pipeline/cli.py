@@ -91,6 +91,19 @@ def _parser() -> argparse.ArgumentParser:
         help="render on Dask workers: a scheduler (tcp://host:8786) or local:N",
     )
 
+    cy = sub.add_parser(
+        "cycle", parents=[common], help="a review cycle: one personalised pack per roster row"
+    )
+    cy.add_argument("roster", metavar="ROSTER", help="the HR roster (CSV or XLSX)")
+    cy.add_argument("--name", required=True, help="the cycle's folder name, e.g. 2027-annual")
+    cy.add_argument("--period", required=True, metavar="START/END", help="ISO dates")
+    cy.add_argument("--formats", default="docx,xlsx,pdf", help="comma-separated (default: all)")
+    cy.add_argument("--out", default="out", metavar="DIR")
+    cy.add_argument("--layout", default="default", help="layout name or folder")
+    cy.add_argument("--jobs", type=_jobs, default=None, metavar="N", help="worker processes")
+    cy.add_argument("--zip", action="store_true", help="also write managers/<ID>.zip and cycle.zip")
+    cy.add_argument("--force", action="store_true", help="rebuild unchanged people too")
+
     jd = sub.add_parser(
         "import-jd", parents=[common], help="job-description page (text or HTML) -> canon YAML"
     )
@@ -279,6 +292,51 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     return report.exit_code
 
 
+def _cmd_cycle(args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline.cycle import RosterError, check_arguments, read_roster
+    from pipeline.cycle.run import PERSONAL_FORMATS, cycle
+    from pipeline.diagnostics import CanonError, Problem
+
+    names = [n.strip() for n in args.formats.split(",") if n.strip()]
+    formats = [get_format(n) for n in dict.fromkeys(names)]
+    unknown = [f.name for f in formats if f.name not in (*PERSONAL_FORMATS, "pdf")]
+    if not formats or unknown:
+        raise UsageError("--formats: a cycle takes docx, xlsx and pdf (at least one)")
+    canon = load_canon(args.canon)
+    problems: list[Problem] = []
+    try:
+        period = check_arguments(args.name, args.period)
+    except CanonError as exc:
+        problems.extend(exc.problems)
+    roster = None
+    try:
+        roster = read_roster(Path(args.roster), [p.id for p in canon.profiles], args.roster)
+    except CanonError as exc:
+        if not exc.problems:
+            raise
+        problems.extend(exc.problems)
+    if problems or roster is None:
+        raise RosterError("the cycle's input is invalid", problems)
+    layout = load_layout(args.layout)
+    page_size = str(layout.section("page").get("size", "A4"))
+    options = RenderOptions(page_size=page_size, timestamp=source_date_epoch())
+    report = cycle(
+        canon,
+        roster,
+        args.name,
+        period,
+        formats,
+        Path(args.out),
+        layout,
+        options,
+        force=args.force,
+        zip=args.zip,
+        progress=sys.stderr,
+    )
+    out.write(report.line() + "\n")
+    return report.exit_code
+
+
 def _cmd_import_jd(args: argparse.Namespace, out: TextIO) -> int:
     """Import a page; warnings (missing, unplaced) are reported but do not fail the import."""
     from dataclasses import replace
@@ -372,6 +430,7 @@ COMMANDS = {
     "list": _cmd_list,
     "show": _cmd_show,
     "build": _cmd_build,
+    "cycle": _cmd_cycle,
     "import-jd": _cmd_import_jd,
     "export-canon": _cmd_export_canon,
     "import-canon": _cmd_import_canon,

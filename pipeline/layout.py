@@ -30,6 +30,12 @@ class RenderOptions:
     timestamp: int | None = None
     #: The product version written into file metadata.
     generator: str = "jobframe-packs"
+    #: Review fields filled in for one person (`review.employee` -> text, dates ISO); a cycle
+    #: sets them, a pack leaves every field empty.
+    fields: tuple[tuple[str, str], ...] = ()
+    #: The sealed identity line of an issued file (`pipeline.cycle.identity`), written into the
+    #: core property `cp:category`; None for a pack.
+    identity: str | None = None
 
 
 @dataclass(frozen=True)

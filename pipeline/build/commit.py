@@ -17,15 +17,15 @@ from pipeline.build.manifest import MANIFEST, PackFile, listed_files
 TEMP_SUFFIX = ".tmp"
 
 
-def _stage(path: Path, data: bytes) -> Path:
-    """Write `data` to a hidden temporary file beside `path` (fsynced, mode 0644); return it."""
+def stage(path: Path, data: bytes, mode: int = 0o644) -> Path:
+    """Write `data` to a hidden temporary file beside `path` (fsynced, `mode`); return it."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -34,7 +34,7 @@ def _stage(path: Path, data: bytes) -> Path:
 
 
 @contextlib.contextmanager
-def open_atomic(path: Path) -> Iterator[IO[bytes]]:
+def open_atomic(path: Path, mode: int = 0o644) -> Iterator[IO[bytes]]:
     """A file to stream into that appears under `path` only once complete (for big zips)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
@@ -43,7 +43,7 @@ def open_atomic(path: Path) -> Iterator[IO[bytes]]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -51,10 +51,10 @@ def open_atomic(path: Path) -> Iterator[IO[bytes]]:
         raise
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Write `data` to `path` through a temporary file in the same folder, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _stage(path, data)
+    tmp = stage(path, data, mode)
     try:
         os.replace(tmp, path)
     except BaseException:
@@ -108,39 +108,53 @@ def commit_pack(
     staged: list[tuple[Path, Path]] = []
     try:
         for f in files:
-            staged.append((_stage(folder / f.name, f.data), folder / f.name))
-        staged.append((_stage(current, manifest_data), current))
+            staged.append((stage(folder / f.name, f.data), folder / f.name))
+        manifest_tmp = stage(current, manifest_data)
     except BaseException:
-        for tmp, _ in staged:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        discard(staged)
         raise
-    aside = folder / f".{MANIFEST}.old{TEMP_SUFFIX}"
+    commit_staged(current, manifest_tmp, staged, [folder / name for name in obsolete])
+    _fsync_dir(folder)
+
+
+def discard(staged: Iterable[tuple[Path, Path]]) -> None:
+    """Remove staged temporary files that will not be committed."""
+    for tmp, _ in staged:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def commit_staged(
+    manifest: Path,
+    manifest_tmp: Path,
+    staged: Sequence[tuple[Path, Path]],
+    obsolete: Iterable[Path] = (),
+) -> None:
+    """Commit files already staged (`stage`) under the manifest that lists them: move the old
+    manifest aside, rename the files in, drop `obsolete` files, rename the new manifest in. A
+    failure before the first rename puts the old manifest back; staged files are removed."""
+    aside = manifest.parent / f".{manifest.name}.old{TEMP_SUFFIX}"
     moved_aside = replaced = False
     try:
-        if current.exists():
-            os.replace(current, aside)
+        if manifest.exists():
+            os.replace(manifest, aside)
             moved_aside = True
-        for tmp, final in staged[:-1]:
+        for tmp, final in staged:
             os.replace(tmp, final)
             replaced = True
-        for name in obsolete:
+        for path in obsolete:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(folder / name)
-        tmp, final = staged[-1]
-        os.replace(tmp, final)
+                os.unlink(path)
+        os.replace(manifest_tmp, manifest)
     except BaseException:
         if moved_aside and not replaced:  # nothing changed yet: put the old pack back whole
             with contextlib.suppress(OSError):
-                os.replace(aside, current)
-        for tmp, _ in staged:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+                os.replace(aside, manifest)
+        discard([*staged, (manifest_tmp, manifest)])
         raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(aside)
-    _fsync_dir(folder)
 
 
 def os_message(exc: OSError) -> str:

@@ -291,7 +291,11 @@ def _load(root: Path, docx_settings: str) -> DocxLayout:
 class _Body:
     """Appends paragraphs, tables and content controls to w:body, numbering control ids."""
 
-    def __init__(self, ref: DocxLayout, text_width: int) -> None:
+    def __init__(
+        self, ref: DocxLayout, text_width: int, values: Mapping[str, str] | None = None
+    ) -> None:
+        #: Review-field values filled in (a cycle's personal form); see `field_value`.
+        self.values: Mapping[str, str] = values or {}
         self.ref = ref
         self.style = ref.styles
         self.text_width = text_width
@@ -344,12 +348,29 @@ class _Body:
                     )
                 case FormField():
                     token = PlaceholderKind.DATE.token if seg.date else self.ref.text_field
-                    self.control(parent, seg.key, seg.label, token, seg.date)
+                    value = self.field_value(seg.key)
+                    self.control(parent, seg.key, seg.label, token, seg.date, value)
                 case _:
                     assert_never(seg)
 
-    def control(self, parent: Element, key: str, label: str, token: str, date: bool) -> None:
-        """An inline content control showing its token as placeholder text (doctech §1.2)."""
+    def field_value(self, key: str) -> str | None:
+        """The value a review field is filled with, by key (None: empty, shows its token).
+
+        The one place a personal value enters the form: whatever technology draws the field
+        (content control today), it asks here."""
+        return self.values.get(key)
+
+    def control(
+        self,
+        parent: Element,
+        key: str,
+        label: str,
+        token: str,
+        date: bool,
+        value: str | None = None,
+    ) -> None:
+        """An inline content control showing its token as placeholder text (doctech §1.2), or
+        `value` as its content (still an editable control)."""
         self.keys.append(key)
         sdt = etree.SubElement(parent, w("sdt"))
         pr = etree.SubElement(sdt, w("sdtPr"))
@@ -357,9 +378,12 @@ class _Body:
         etree.SubElement(pr, w("tag"), {w("val"): key})
         etree.SubElement(pr, w("id"), {w("val"): str(len(self.keys))})
         etree.SubElement(pr, w("lock"), {w("val"): "sdtLocked"})
-        etree.SubElement(pr, w("showingPlcHdr"))
+        if value is None:
+            etree.SubElement(pr, w("showingPlcHdr"))
         if date:
             picker = etree.SubElement(pr, w("date"))
+            if value is not None:
+                picker.set(w("fullDate"), f"{value}T00:00:00Z")
             etree.SubElement(picker, w("dateFormat"), {w("val"): self.ref.date_format})
             etree.SubElement(picker, w("lid"), {w("val"): self.ref.date_locale})
             etree.SubElement(picker, w("storeMappedDataAs"), {w("val"): "dateTime"})
@@ -367,7 +391,10 @@ class _Body:
         else:
             etree.SubElement(pr, w("text"))
         content = etree.SubElement(sdt, w("sdtContent"))
-        self.run(content, token, "placeholder")
+        if value is None:
+            self.run(content, token, "placeholder")
+        else:
+            self.run(content, value)
 
     # -- tables -------------------------------------------------------------------------------
 
@@ -522,11 +549,11 @@ def _xml(root: Element) -> bytes:
     return data
 
 
-def core_xml(frames: ProfileFrames, epoch: int) -> bytes:
+def core_xml(frames: ProfileFrames, epoch: int, identity: str | None = None) -> bytes:
     """Explicit core properties: nothing inherited from python-docx's template (doctech §1.9)."""
     nsmap = {"cp": CP_NS, "dc": DC_NS, "dcterms": DCTERMS_NS, "xsi": XSI_NS}
     root = etree.Element(f"{{{CP_NS}}}coreProperties", nsmap=nsmap)
-    values = (
+    values: tuple[tuple[str, str], ...] = (
         (f"{{{DC_NS}}}title", frames.document_title),
         (f"{{{DC_NS}}}subject", frames.breadcrumb),
         (f"{{{DC_NS}}}creator", PRODUCT),
@@ -534,6 +561,8 @@ def core_xml(frames: ProfileFrames, epoch: int) -> bytes:
         (f"{{{CP_NS}}}lastModifiedBy", PRODUCT),
         (f"{{{CP_NS}}}revision", "1"),
     )
+    if identity is not None:
+        values = ((f"{{{CP_NS}}}category", identity), *values)
     for tag, value in values:
         etree.SubElement(root, tag).text = value
     for tag in ("created", "modified"):
@@ -694,7 +723,7 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
     ref = docx_layout(layout)
     epoch = options.timestamp or 0
     section, text_width = section_properties(ref, options.page_size)
-    body = _Body(ref, text_width)
+    body = _Body(ref, text_width, dict(options.fields))
     body.title_block(frames)
     for frame in frames.frames:
         body.frame(frame)
@@ -714,7 +743,7 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
     parts = [
         ("[Content_Types].xml", _content_types(ref)),
         ("_rels/.rels", _package_rels(ref)),
-        ("docProps/core.xml", core_xml(frames, epoch)),
+        ("docProps/core.xml", core_xml(frames, epoch, options.identity)),
         ("docProps/app.xml", app_xml(options.generator)),
         ("docProps/custom.xml", custom_xml(properties)),
         ("word/document.xml", _xml(body.root)),

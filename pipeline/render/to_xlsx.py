@@ -524,8 +524,31 @@ def _protect(ws: Any, settings: Settings, options: RenderOptions) -> None:
     ws.protection = protection
 
 
+#: The Read me lines of a cycle's personal tracker: label, then the review fields they show.
+PERSONAL_LINES = (
+    ("Employee", ("review.employee",)),
+    ("Manager", ("review.manager",)),
+    ("Review period", ("review.period.start", "review.period.end")),
+)
+
+
+def personal_lines(fields: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(label, text) of the Read me's personal lines; a line whose fields are unset is omitted."""
+    out = []
+    for label, keys in PERSONAL_LINES:
+        values = [fields[k] for k in keys if k in fields]
+        if len(values) == len(keys):
+            out.append((label, " to ".join(values)))
+    return out
+
+
 def write_readme(
-    ws: Any, frames: ProfileFrames, plans: Sequence[SheetPlan], s: Settings, styles: CellStyles
+    ws: Any,
+    frames: ProfileFrames,
+    plans: Sequence[SheetPlan],
+    s: Settings,
+    styles: CellStyles,
+    fields: Mapping[str, str] | None = None,
 ) -> None:
     r = s.readme
     widths = [float(w) for w in r.get("widths", (18, 110))]
@@ -551,6 +574,11 @@ def write_readme(
     line(str(r["digest_label"]), frames.canon_digest)
     for badge in frames.badges:
         line(badge.name, badge.value)
+    personal = personal_lines(fields or {})
+    if personal:
+        row += 1
+        for label, text in personal:
+            line(label, text)
     row += 1
     line(str(r["how_to_title"]), None)
     for text in r.get("how_to", ()):
@@ -733,7 +761,7 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
     taken = {readme.title.casefold(), META_SHEET.casefold()}
     plans = [sheet_plan(sheet_name(f.short_title, taken), f, s) for f in frames.frames]
     styles = CellStyles(s)
-    write_readme(readme, frames, plans, s, styles)
+    write_readme(readme, frames, plans, s, styles, dict(options.fields))
     _print_setup(readme, s, options, frames.document_title)
     _protect(readme, s, options)
     records: list[Any] = []
@@ -758,6 +786,8 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
     props.title = frames.document_title
     props.identifier = frames.profile_id
     props.version = frames.canon_version
+    if options.identity is not None:
+        props.category = options.identity
     parts = PackageParts()
     MemoryExcelWriter(wb, parts).save()
     return parts.package(epoch)

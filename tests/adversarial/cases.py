@@ -26,6 +26,7 @@ WORKBOOK = "Canon workbook importer"
 GOAL_PAGE = "Goal-page importer"
 HARVEST = "Harvest"
 PROPERTIES = "Property tests"
+ROSTER = "Rosters"
 
 #: Family -> what every case of it shares (printed under the family's heading).
 FAMILIES: dict[str, str] = {
@@ -64,6 +65,12 @@ FAMILIES: dict[str, str] = {
         "`packs harvest --canon DIR RETURNED...`: every returned file is one row of `Returns` "
         "with its verdict and message; returned files are only read; the workbook is written "
         "even when some files have problems (exit 1)."
+    ),
+    ROSTER: (
+        "`packs cycle roster.csv --name 2027-annual --period 2027-01-01/2027-12-31`. Refused "
+        "input: every problem of the roster and the arguments at once, `path:line: error: "
+        "column '…': … [code]`, then `N problems found`; exit 1; no traceback; nothing written "
+        "under `--out`. Messages name the row and the employee id, never a name or an e-mail."
     ),
     PROPERTIES: "Hypothesis (`HYPOTHESIS_PROFILE=ci` in CI, `python3 tasks.py fuzz` for more).",
 }
@@ -870,6 +877,117 @@ CASES: tuple[Case, ...] = (
         "imports what its complete blocks state; `warning: MBO areas: the page is cut off here,"
         " …` and `warning: the page has no copy block for Scorecard; …`; exit 0",
         ("tests/test_goal_page.py::test_a_page_cut_off_imports_its_complete_parts",),
+    ),
+    Case(
+        ROSTER,
+        "a required column missing",
+        "`roster.csv:1: error: missing required column 'profile' (headers found: 'ID', "
+        "'Surname'; also accepted: profile, profileid, jobprofile, …) [roster-column]`",
+        ("tests/test_cycle_roster.py::test_missing_columns_name_the_headers_found",),
+    ),
+    Case(
+        ROSTER,
+        "a duplicate employee id",
+        "both rows: `roster.csv:2: error: column 'employee_id': duplicate employee id 'E1' "
+        "(also on line 3) [roster-duplicate]` and the same on line 3",
+        ("tests/test_cycle_roster.py::test_every_problem_at_once",),
+    ),
+    Case(
+        ROSTER,
+        "an employee id that is not a safe file name (`../x`, `a/b`, `CON`, empty, 65 characters)",
+        "`roster.csv:4: error: column 'employee_id': '../x' is not a safe file name (expected "
+        "letters, digits, '.', '_' or '-', starting with a letter or digit, not a device name "
+        "such as CON) [roster-id]`; `… empty (expected an employee id)`; `… employee id of 65 "
+        "characters; at most 64`",
+        ("tests/test_cycle_roster.py::test_every_problem_at_once",),
+    ),
+    Case(
+        ROSTER,
+        "an empty name",
+        "`roster.csv:9: error: column 'name': empty [roster-name]`",
+        ("tests/test_cycle_roster.py::test_every_problem_at_once",),
+    ),
+    Case(
+        ROSTER,
+        "an unknown profile",
+        "`roster.csv:2: error: column 'profile': unknown profile 'ENGR.PLATFORM.P9' (did you "
+        "mean ENGR.PLATFORM.P3?) [roster-profile]`",
+        ("tests/test_cycle_roster.py::test_every_problem_at_once",),
+    ),
+    Case(
+        ROSTER,
+        "a manager_id naming no roster row",
+        "`roster.csv:2: error: column 'manager_id': no roster row has employee id 'E9' "
+        "[roster-manager]`",
+        ("tests/test_cycle_roster.py::test_unknown_manager_and_loops",),
+    ),
+    Case(
+        ROSTER,
+        "a management loop (A → B → A, or A managing A)",
+        "`roster.csv:3: error: column 'manager_id': management loop E1 -> E2 -> E1 "
+        "[roster-loop]`, once per loop, at its first row",
+        ("tests/test_cycle_roster.py::test_unknown_manager_and_loops",),
+    ),
+    Case(
+        ROSTER,
+        "a control character in any cell",
+        "`roster.csv:10: error: column 'name': control character U+0007 [roster-control]`; the "
+        "value is never printed",
+        (
+            "tests/test_cycle_roster.py::test_every_problem_at_once",
+            "tests/test_cycle_roster.py::test_names_never_appear_in_messages",
+        ),
+    ),
+    Case(
+        ROSTER,
+        "a bad or reversed period, an unsafe cycle name",
+        "`--period: error: '2027-12-31/2027-01-01' ends before it starts (END must not precede "
+        "START) [cycle-period]`; `--name: error: '../x' is not a safe folder name (…) "
+        "[cycle-name]`; with the roster's problems",
+        ("tests/test_cycle_build.py::test_bad_input_writes_nothing",),
+    ),
+    Case(
+        ROSTER,
+        "a binary file, a non-UTF-8 file",
+        "`roster.csv: error: a binary file, not a CSV roster [roster-format]`; `roster.csv:2: "
+        "error: not UTF-8 text (byte 0xe9); save the roster as CSV UTF-8 [roster-encoding]`",
+        ("tests/test_cycle_roster.py::test_files_that_are_not_rosters",),
+    ),
+    Case(
+        ROSTER,
+        "a file over the size limit (64 MiB)",
+        "`roster.csv: error: 67108865 bytes; a roster may have at most 64 MiB [roster-size]`, "
+        "refused unread",
+        ("tests/test_cycle_roster.py::test_a_file_over_the_limit_is_refused_unread",),
+    ),
+    Case(
+        ROSTER,
+        "an XLSX that is really something else",
+        "`roster.xlsx: error: not an XLSX workbook (not a zip package: File is not a zip file) "
+        "[roster-format]`",
+        ("tests/test_cycle_roster.py::test_files_that_are_not_rosters",),
+    ),
+    Case(
+        ROSTER,
+        "names that are code (`=HYPERLINK(…)`, `<script>`, `{{ 7*7 }}`)",
+        "valid; land as literal text in the form's fields, the tracker's Read me and "
+        "cycle.json; read back unchanged",
+        (
+            "tests/test_cycle_build.py::test_every_form_and_tracker_is_personal",
+            "tests/test_cycle_build.py::test_personalising_equals_a_full_render",
+        ),
+    ),
+    Case(
+        ROSTER,
+        "a 100,000-row roster",
+        "read in bounded memory (peak under 100 MB traced)",
+        ("tests/test_cycle_roster.py::test_a_100000_row_roster_in_bounded_memory",),
+    ),
+    Case(
+        ROSTER,
+        "an identity edited in a returned file (another employee id typed in)",
+        "read back, but its seal does not verify: `tampered`",
+        ("tests/test_cycle_identity.py::test_an_edited_identity_is_not_believed",),
     ),
 )
 

@@ -1,0 +1,141 @@
+"""Benchmark of `packs cycle` (issue 17): a synthetic canon of 50 profiles, a roster of 2,000.
+
+    .venv/bin/python -m benchmarks.cycle [--people 2000] [--profiles 50] [--sample 20]
+
+Prints a Markdown section for BENCHMARKS.md: the cycle's wall time (and the no-op and one-edited
+-row re-runs), the per-document medians measured in the same run (a handout, a form and a tracker
+rendered in full, a person's form and tracker personalised), the ratios the issue asks for, and
+the peak RSS. Timings are medians over `--sample` documents; nothing here is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench import EPOCH, synthetic_canon
+
+
+def _median_ms(fn: Callable[[], Any], count: int) -> float:
+    times = []
+    for _ in range(count):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return statistics.median(times) * 1000
+
+
+def _roster(path: Path, profiles: Sequence[str], people: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["employee_id", "name", "profile", "manager_id"])
+        for i in range(people):
+            manager = "" if i == 0 else f"E{(i - 1) // 12:05d}"
+            writer.writerow([f"E{i:05d}", f"Person {i}", profiles[i % len(profiles)], manager])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cycle")
+    parser.add_argument("--people", type=int, default=2000)
+    parser.add_argument("--profiles", type=int, default=50)
+    parser.add_argument("--sample", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    os.environ["SOURCE_DATE_EPOCH"] = str(EPOCH)
+
+    from pipeline.cli import main as packs
+    from pipeline.compose import compose_profile
+    from pipeline.cycle.contract import Period
+    from pipeline.cycle.personal import personalise, template
+    from pipeline.cycle.roster import Person
+    from pipeline.cycle.run import review_fields
+    from pipeline.extract import load_canon
+    from pipeline.layout import RenderOptions, load_layout
+    from pipeline.render import get_format
+
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="packs-cycle-bench-") as tmp:
+        work = Path(tmp)
+        canon_dir = synthetic_canon(work, args.profiles)
+        canon = load_canon(canon_dir)
+        ids = sorted(p.id for p in canon.profiles)
+        roster = work / "roster.csv"
+        _roster(roster, ids, args.people)
+        cmd = [
+            "cycle", str(roster), "--name", "bench", "--period", "2027-01-01/2027-12-31",
+            "--canon", str(canon_dir), "--out", str(work / "out"), "--zip",
+            "--jobs", str(args.jobs),
+        ]  # fmt: skip
+
+        def run(*extra: str) -> tuple[float, str]:
+            out = io.StringIO()
+            start = time.monotonic()
+            code = packs([*cmd, *extra], out=out)
+            if code != 0:
+                raise SystemExit(f"packs cycle failed ({code}): {out.getvalue()}")
+            return time.monotonic() - start, out.getvalue().strip()
+
+        full, full_line = run()
+        noop, _ = run()
+        text = roster.read_text(encoding="utf-8").replace("Person 7,", "Person Seven,", 1)
+        roster.write_text(text, encoding="utf-8")
+        edited, edited_line = run()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+        layout = load_layout("default")
+        options = RenderOptions(timestamp=EPOCH)
+        profile = canon.profiles[0]
+        frames = compose_profile(profile, canon.digest(profile.id))
+        pdf, docx, xlsx = (get_format(n) for n in ("pdf", "docx", "xlsx"))
+        handout_ms = _median_ms(lambda: pdf.renderer()(frames, layout, options), args.sample)
+        form_ms = _median_ms(lambda: docx.renderer()(frames, layout, options), args.sample)
+        tracker_ms = _median_ms(lambda: xlsx.renderer()(frames, layout, options), args.sample)
+        period = Period(date(2027, 1, 1), date(2027, 12, 31))
+        boss = Person("E0", "Boss", profile.id, None, None, None, 2)
+        person = Person("E1", "Person 1", profile.id, "E0", None, None, 3)
+        values = review_fields(person, boss, period)
+        identity = "jobframe-packs identity 1; cycle=b; employee=E1; profile=P; canon=d; seal=s"
+        templates = [template(f, frames, layout, options, tuple(values)) for f in (docx, xlsx)]
+        personal_ms = _median_ms(
+            lambda: [personalise(t, values, identity) for t in templates], args.sample
+        )
+
+    n, p = args.people, args.profiles
+    budget = 1.2 * (p * handout_ms + n * (form_ms + tracker_ms)) / 1000 / 2
+    per_person_pack = (handout_ms + form_ms + tracker_ms) / 1000 * n / 2
+    say = lines.append
+    say(f"### `packs cycle`: {n} people over {p} profiles, --jobs {args.jobs}, --zip")
+    say("")
+    say(f"Command: `.venv/bin/python -m benchmarks.cycle {' '.join(argv or sys.argv[1:])}`")
+    say("")
+    say("| Measure | Value |")
+    say("|---|---|")
+    say(f"| full cycle, wall | {full:.1f} s (`{full_line.split(';')[0]}`) |")
+    say(f"| no-op re-run, wall | {noop:.2f} s |")
+    say(f"| one edited row, wall | {edited:.2f} s (`{edited_line.split(';')[0]}`) |")
+    say(f"| handout, full render (median CPU) | {handout_ms:.0f} ms |")
+    say(f"| form, full render (median CPU) | {form_ms:.1f} ms |")
+    say(f"| tracker, full render (median CPU) | {tracker_ms:.1f} ms |")
+    say(f"| form + tracker personalised (median CPU) | {personal_ms:.1f} ms |")
+    say(f"| target: 1.2 × ({p} handouts + {n} forms and trackers) ÷ 2 cores | {budget:.1f} s |")
+    say(f"| wall ÷ target | {full / budget:.2f} |")
+    say(f"| a pack per person ({n} × handout+form+tracker ÷ 2) | {per_person_pack:.0f} s |")
+    say(f"| speed-up over a pack per person | {per_person_pack / full:.1f}× |")
+    say(f"| peak RSS (this process) | {peak:.0f} MB |")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

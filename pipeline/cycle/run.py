@@ -1,0 +1,448 @@
+"""`cycle`: a roster into `OUT/cycles/NAME/`, one personalised form and tracker per person.
+
+The work unit is a profile: its frames are composed once, its handout rendered once, its form
+and tracker rendered once as templates (`personal`), then every person on it who changed gets
+their files patched from those. Files are staged beside their final place (0600) as they are
+made; the cycle is committed as one unit with the build's `commit_staged`: the old `cycle.json`
+moved aside, the new files renamed in, files of people no longer on the roster removed, the new
+`cycle.json` renamed in last. A failure commits nothing.
+
+Incremental: `cycle.json` keeps a fingerprint per person (the build-wide inputs, the profile's
+canon digest, the person's row, their manager's name, the period, the cycle's secret), per
+handout and per manager bundle; what is unchanged and still on disk is not rendered again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from pipeline.build.commit import commit_staged, discard, open_atomic, os_message, stage
+from pipeline.build.fingerprint import build_inputs, common_fingerprint, source_digest
+from pipeline.build.lock import LOCK_FILE, build_lock
+from pipeline.build.manifest import PRODUCT, product_version
+from pipeline.build.progress import BuildReport, Progress
+from pipeline.build.workers import DEFAULT_COMPOSE, PackResult, library_warnings
+from pipeline.build.zips import ZIP_EPOCH_FLOOR, write_zip
+from pipeline.compose import compose_profile
+from pipeline.cycle.contract import (
+    CYCLE_JSON,
+    CycleRecord,
+    IssuedFile,
+    Period,
+    PersonEntry,
+    cycle_json,
+    read_cycle_json,
+)
+from pipeline.cycle.identity import ensure_secret, seal
+from pipeline.cycle.identity import fingerprint as secret_name
+from pipeline.cycle.personal import Template, person_options, personalise, template
+from pipeline.cycle.roster import Person, Roster
+from pipeline.diagnostics import PacksError
+from pipeline.layout import Layout, RenderOptions
+from pipeline.model import Canon
+from pipeline.render import Format
+
+#: The folder of every cycle under `--out`.
+CYCLES = "cycles"
+PEOPLE, HANDOUTS, MANAGERS = "people", "handouts", "managers"
+CYCLE_ZIP = "cycle.zip"
+FILE_MODE, DIR_MODE = 0o600, 0o700
+#: Formats a person gets; the handout (pdf) is per profile.
+PERSONAL_FORMATS = ("docx", "xlsx")
+HANDOUT_FORMAT = "pdf"
+
+
+def review_fields(person: Person, manager: Person | None, period: Period) -> dict[str, str]:
+    """The review-field values of one person's form and tracker, by field key."""
+    values = {
+        "review.employee": person.name,
+        "review.period.start": period.start.isoformat(),
+        "review.period.end": period.end.isoformat(),
+    }
+    if manager is not None:
+        values["review.manager"] = manager.name
+    return dict(sorted(values.items()))
+
+
+def _digest(*parts: object) -> str:
+    data = json.dumps(parts, ensure_ascii=False, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(data.encode()).hexdigest()
+
+
+def _mkdir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    os.chmod(path, DIR_MODE)
+
+
+@dataclass
+class _Staged:
+    """Files made in this run: final path -> temp path, and their records."""
+
+    temps: dict[Path, Path] = field(default_factory=dict)
+    issued: dict[str, IssuedFile] = field(default_factory=dict)
+
+    def add(self, root: Path, rel: str, data: bytes) -> IssuedFile:
+        final = root / rel
+        folder = root
+        for part in Path(rel).parts[:-1]:
+            folder = folder / part
+            if not folder.is_dir():
+                _mkdir(folder)
+        self.temps[final] = stage(final, data, FILE_MODE)
+        record = IssuedFile.of(rel, data)
+        self.issued[rel] = record
+        return record
+
+    def read(self, root: Path, rel: str) -> bytes:
+        final = root / rel
+        return self.temps.get(final, final).read_bytes()
+
+
+def _present(root: Path, files: Iterable[IssuedFile]) -> bool:
+    try:
+        return all((root / f.path).stat().st_size == f.size for f in files)
+    except OSError:
+        return False
+
+
+def cycle(
+    canon: Canon,
+    roster: Roster,
+    name: str,
+    period: Period,
+    formats: Sequence[Format],
+    out: Path,
+    layout: Layout,
+    options: RenderOptions,
+    *,
+    force: bool = False,
+    zip: bool = False,
+    progress: TextIO | None = None,
+    tty: bool | None = None,
+) -> BuildReport:
+    """Build (or bring up to date) the cycle `name` for `roster` under `out/cycles/name/`."""
+    start = time.monotonic()
+    out = Path(os.path.abspath(out))
+    root = out / CYCLES / name
+    reproducible = options.timestamp is not None
+    epoch = options.timestamp if options.timestamp is not None else int(time.time())
+    options = RenderOptions(
+        page_size=options.page_size,
+        form_password=options.form_password,
+        timestamp=epoch,
+        generator=f"{PRODUCT} {product_version()}",
+    )
+    formats = tuple({f.name: f for f in formats}.values())
+    personal = tuple(f for f in formats if f.name in PERSONAL_FORMATS)
+    handout = next((f for f in formats if f.name == HANDOUT_FORMAT), None)
+    inputs = build_inputs(formats, layout, options, DEFAULT_COMPOSE, reproducible)
+    digests = dict(canon.digests)
+    profiles = {p.id: p for p in canon.profiles}
+    by_id = roster.by_id()
+    report = Progress(progress, tty)
+    try:
+        _mkdir(out / CYCLES)
+        _mkdir(root)
+    except OSError as exc:
+        raise PacksError(f"cannot write to {root}: {os_message(exc)}") from None
+
+    with build_lock(root):
+        with contextlib.suppress(OSError):
+            os.chmod(root / LOCK_FILE, FILE_MODE)
+        secret = ensure_secret(root)
+        common = _digest(
+            common_fingerprint(inputs, formats, options),
+            source_digest(Path(__file__).resolve().parent),  # pipeline/cycle renders here too
+            name,
+            str(period),
+            secret_name(secret),
+        )
+        old: CycleRecord | None = None
+        old_inputs: Mapping[str, Any] = {}
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            old = read_cycle_json(root / CYCLE_JSON)
+            old_inputs = dict((old.extra or {}).get("inputs") or {})
+        if force:
+            old_inputs = {}
+        old_people = {p.employee_id: p for p in old.people} if old else {}
+        old_fp = {k: dict(old_inputs.get(k) or {}) for k in (PEOPLE, HANDOUTS, MANAGERS)}
+
+        # what is stale
+        fps: dict[str, dict[str, str]] = {PEOPLE: {}, HANDOUTS: {}, MANAGERS: {}}
+        stale_people: list[Person] = []
+        entries: dict[str, PersonEntry] = {}
+        for person in roster.people:
+            manager = by_id.get(person.manager_id) if person.manager_id else None
+            fp = _digest(
+                common,
+                digests[person.profile],
+                person.employee_id,
+                person.name,
+                person.profile,
+                person.manager_id,
+                manager.name if manager else None,
+            )
+            fps[PEOPLE][person.employee_id] = fp
+            previous = old_people.get(person.employee_id)
+            if (
+                previous is not None
+                and old_fp[PEOPLE].get(person.employee_id) == fp
+                and _present(root, previous.files)
+            ):
+                entries[person.employee_id] = previous
+            else:
+                stale_people.append(person)
+        handouts: dict[str, tuple[IssuedFile, ...]] = {}
+        stale_handouts: set[str] = set()
+        if handout is not None:
+            for pid in sorted({p.profile for p in roster.people}):
+                fps[HANDOUTS][pid] = _digest(common, digests[pid], "handout")
+                previous_files = old.handouts.get(pid) if old else None
+                if (
+                    previous_files is not None
+                    and old_fp[HANDOUTS].get(pid) == fps[HANDOUTS][pid]
+                    and _present(root, previous_files)
+                ):
+                    handouts[pid] = previous_files
+                else:
+                    stale_handouts.add(pid)
+
+        groups: dict[str, list[Person]] = {}
+        for person in stale_people:
+            groups.setdefault(person.profile, []).append(person)
+        for pid in stale_handouts:
+            groups.setdefault(pid, [])
+        units = len(stale_people) + len(stale_handouts)
+        report.begin(units, len(roster.people) - len(stale_people), 1)
+
+        staged = _Staged()
+        failed: list[tuple[str, str]] = []
+        try:
+            for pid in sorted(groups):
+                people = groups[pid]
+                unit_start = time.perf_counter()
+                try:
+                    with library_warnings() as warned:
+                        frames = compose_profile(profiles[pid], digests[pid], DEFAULT_COMPOSE)
+                        if pid in stale_handouts and handout is not None:
+                            rel = f"{HANDOUTS}/{handout.file_name(pid)}"
+                            data = handout.renderer()(frames, layout, options)
+                            handouts[pid] = (staged.add(root, rel, data),)
+                    if pid in stale_handouts:
+                        seconds = time.perf_counter() - unit_start
+                        warnings = tuple(dict.fromkeys(warned))
+                        report.advance(PackResult(f"handout {pid}", seconds, warnings=warnings))
+                    templates: dict[tuple[str, tuple[str, ...]], Template] = {}
+                    for person in people:
+                        person_start = time.perf_counter()
+                        manager = by_id.get(person.manager_id) if person.manager_id else None
+                        values = review_fields(person, manager, period)
+                        identity = seal(name, person.employee_id, pid, digests[pid], secret).line()
+                        files = []
+                        for fmt in personal:
+                            key = (fmt.name, tuple(values))
+                            if key not in templates:
+                                templates[key] = template(
+                                    fmt, frames, layout, options, tuple(values)
+                                )
+                            data_or_none = personalise(templates[key], values, identity)
+                            if data_or_none is None:
+                                data_or_none = fmt.renderer()(
+                                    frames, layout, person_options(options, values, identity)
+                                )
+                            eid = person.employee_id
+                            rel = f"{PEOPLE}/{eid}/{fmt.file_name(eid)}"
+                            files.append(staged.add(root, rel, data_or_none))
+                        entries[person.employee_id] = PersonEntry(
+                            person.employee_id,
+                            person.name,
+                            person.manager_id,
+                            pid,
+                            tuple(sorted(files, key=lambda f: f.path)),
+                        )
+                        report.advance(
+                            PackResult(person.employee_id, time.perf_counter() - person_start)
+                        )
+                except PacksError as exc:
+                    for person in people:
+                        failed.append((person.employee_id, exc.report()))
+                    if pid in stale_handouts:
+                        failed.append((f"handout {pid}", exc.report()))
+                    report.advance(PackResult(pid, 0.0, exc.report()))
+            report.end()
+            if failed:
+                discard((tmp, final) for final, tmp in staged.temps.items())
+                failed.sort()
+                return BuildReport(
+                    0, 0, tuple(failed), time.monotonic() - start, ("nothing committed",)
+                )
+
+            managers: dict[str, tuple[IssuedFile, ...]] = {}
+            written = 0
+            if zip:
+                written = _manager_bundles(
+                    root, roster, entries, handouts, staged, old, old_fp, fps, managers, epoch
+                )
+            record = CycleRecord(
+                cycle=name,
+                period=period,
+                canon_digest=_digest(*sorted({digests[p.profile] for p in roster.people})),
+                build_epoch=epoch,
+                people=tuple(entries[p.employee_id] for p in roster.people),
+                handouts=handouts,
+                managers=managers,
+                extra={"inputs": fps},
+            )
+            data = cycle_json(record)
+            new_paths = {
+                f.path
+                for files in (
+                    *(e.files for e in record.people),
+                    *handouts.values(),
+                    *managers.values(),
+                )
+                for f in files
+            }
+            obsolete = _old_paths(old) - new_paths
+            manifest_tmp = stage(root / CYCLE_JSON, data, FILE_MODE)
+        except BaseException:
+            discard((tmp, final) for final, tmp in staged.temps.items())
+            raise
+        commit_staged(
+            root / CYCLE_JSON,
+            manifest_tmp,
+            [(tmp, final) for final, tmp in staged.temps.items()],
+            [root / p for p in sorted(obsolete)],
+        )
+        _remove_empty_people(root, {e.employee_id for e in record.people})
+        notes = [
+            f"{len(roster.people)} people, {len(handouts)} handouts"
+            + (f", {len(managers)} manager bundles ({written} written)" if zip else "")
+        ]
+        if zip:
+            notes.append(_cycle_zip(root, record, data, epoch))
+    built = len(stale_people)
+    return BuildReport(
+        built, len(roster.people) - built, (), time.monotonic() - start, tuple(notes)
+    )
+
+
+def _old_paths(old: CycleRecord | None) -> set[str]:
+    if old is None:
+        return set()
+    files = [f for p in old.people for f in p.files]
+    files += [f for fs in old.handouts.values() for f in fs]
+    files += [f for fs in old.managers.values() for f in fs]
+    # only plain relative paths inside the cycle folder, never a `..` a hand-edited file names
+    return {
+        f.path for f in files if not Path(f.path).is_absolute() and ".." not in Path(f.path).parts
+    }
+
+
+def _remove_empty_people(root: Path, keep: set[str]) -> None:
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(root / PEOPLE):
+            if entry.is_dir(follow_symlinks=False) and entry.name not in keep:
+                with contextlib.suppress(OSError):
+                    os.rmdir(entry.path)  # only when empty: never a folder with foreign files
+
+
+def _bundle_members(
+    root: Path,
+    reports: Sequence[PersonEntry],
+    handouts: Mapping[str, tuple[IssuedFile, ...]],
+) -> list[tuple[str, IssuedFile]]:
+    """(member name, file) of one manager's bundle: each report's files, the handouts needed."""
+    members: list[tuple[str, IssuedFile]] = []
+    for entry in sorted(reports, key=lambda e: e.employee_id):
+        for f in entry.files:
+            members.append((f"{entry.employee_id}/{Path(f.path).name}", f))
+    for pid in sorted({e.profile for e in reports}):
+        for f in handouts.get(pid, ()):
+            members.append((f.path, f))
+    return members
+
+
+def _manager_bundles(
+    root: Path,
+    roster: Roster,
+    entries: Mapping[str, PersonEntry],
+    handouts: Mapping[str, tuple[IssuedFile, ...]],
+    staged: _Staged,
+    old: CycleRecord | None,
+    old_fp: Mapping[str, Mapping[str, str]],
+    fps: dict[str, dict[str, str]],
+    managers: dict[str, tuple[IssuedFile, ...]],
+    epoch: int,
+) -> int:
+    """Write `managers/<id>.zip` for every manager whose bundle changed; return how many."""
+    reports: dict[str, list[PersonEntry]] = {}
+    for person in roster.people:
+        if person.manager_id is not None:
+            reports.setdefault(person.manager_id, []).append(entries[person.employee_id])
+    written = 0
+    for manager_id in sorted(reports):
+        members = _bundle_members(root, reports[manager_id], handouts)
+        fp = _digest(sorted((m, f.sha256) for m, f in members), epoch)
+        fps[MANAGERS][manager_id] = fp
+        rel = f"{MANAGERS}/{manager_id}.zip"
+        previous = old.managers.get(manager_id) if old else None
+        if (
+            previous is not None
+            and old_fp[MANAGERS].get(manager_id) == fp
+            and _present(root, previous)
+        ):
+            managers[manager_id] = previous
+            continue
+        data = _zip(((m, staged.read(root, f.path)) for m, f in members), epoch)
+        managers[manager_id] = (staged.add(root, rel, data),)
+        written += 1
+    return written
+
+
+def _zip(members: Iterable[tuple[str, bytes]], epoch: int) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    write_zip(buffer, members, epoch)
+    return buffer.getvalue()
+
+
+def _cycle_zip(root: Path, record: CycleRecord, manifest: bytes, epoch: int) -> str:
+    """`cycle.zip`: every person's files, the handouts and `cycle.json`; rewritten only when
+    `cycle.json` changed (its hash is the zip's comment)."""
+    import zipfile
+
+    target = root / CYCLE_ZIP
+    comment = f"{PRODUCT} cycle sha256:{hashlib.sha256(manifest).hexdigest()}".encode()
+    with contextlib.suppress(OSError, zipfile.BadZipFile), zipfile.ZipFile(target) as existing:
+        if existing.comment == comment:
+            return f"{CYCLE_ZIP} unchanged"
+    paths = sorted(
+        f.path
+        for files in (*(e.files for e in record.people), *record.handouts.values())
+        for f in files
+    )
+    stamp = time.gmtime(max(epoch, ZIP_EPOCH_FLOOR))[:6]
+    try:
+        with open_atomic(target, FILE_MODE) as fh, zipfile.ZipFile(fh, "w") as z:
+            for rel in [*paths, CYCLE_JSON]:
+                info = zipfile.ZipInfo(rel, date_time=stamp)
+                info.compress_type = zipfile.ZIP_DEFLATED if rel.endswith(".json") else 0
+                info.create_system = 3
+                info.external_attr = 0o100600 << 16
+                with (root / rel).open("rb") as src, z.open(info, "w") as dst:
+                    shutil.copyfileobj(src, dst)
+            z.comment = comment
+    except OSError as exc:
+        raise PacksError(f"cannot write {target}: {os_message(exc)}") from None
+    return f"wrote {CYCLE_ZIP}"
