@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from pipeline.build.lock import LOCK_FILE, build_lock
 from pipeline.build.manifest import PRODUCT, product_version
 from pipeline.build.progress import BuildReport, Progress
 from pipeline.build.workers import DEFAULT_COMPOSE, PackResult, library_warnings
-from pipeline.build.zips import ZIP_EPOCH_FLOOR, write_zip
+from pipeline.build.zips import zip_bytes
 from pipeline.compose import compose_profile
 from pipeline.cycle.contract import (
     CYCLE_JSON,
@@ -49,6 +48,7 @@ from pipeline.cycle.roster import Person, Roster
 from pipeline.diagnostics import PacksError
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import Canon
+from pipeline.ooxml.archive import PACK_ENTRIES, ZipWriter
 from pipeline.render import Format
 
 #: The folder of every cycle under `--out`.
@@ -403,18 +403,10 @@ def _manager_bundles(
         ):
             managers[manager_id] = previous
             continue
-        data = _zip(((m, staged.read(root, f.path)) for m, f in members), epoch)
+        data = zip_bytes([(m, staged.read(root, f.path)) for m, f in members], epoch)
         managers[manager_id] = (staged.add(root, rel, data),)
         written += 1
     return written
-
-
-def _zip(members: Iterable[tuple[str, bytes]], epoch: int) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    write_zip(buffer, members, epoch)
-    return buffer.getvalue()
 
 
 def _cycle_zip(root: Path, record: CycleRecord, manifest: bytes, epoch: int) -> str:
@@ -432,17 +424,11 @@ def _cycle_zip(root: Path, record: CycleRecord, manifest: bytes, epoch: int) -> 
         for files in (*(e.files for e in record.people), *record.handouts.values())
         for f in files
     )
-    stamp = time.gmtime(max(epoch, ZIP_EPOCH_FLOOR))[:6]
     try:
-        with open_atomic(target, FILE_MODE) as fh, zipfile.ZipFile(fh, "w") as z:
+        with open_atomic(target, FILE_MODE) as fh, ZipWriter(fh, epoch, PACK_ENTRIES) as archive:
             for rel in [*paths, CYCLE_JSON]:
-                info = zipfile.ZipInfo(rel, date_time=stamp)
-                info.compress_type = zipfile.ZIP_DEFLATED if rel.endswith(".json") else 0
-                info.create_system = 3
-                info.external_attr = 0o100600 << 16
-                with (root / rel).open("rb") as src, z.open(info, "w") as dst:
-                    shutil.copyfileobj(src, dst)
-            z.comment = comment
+                archive.add(rel, (root / rel).read_bytes())
+            archive.set_comment(comment)
     except OSError as exc:
         raise PacksError(f"cannot write {target}: {os_message(exc)}") from None
     return f"wrote {CYCLE_ZIP}"
