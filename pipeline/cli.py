@@ -389,30 +389,49 @@ def _cmd_import_page(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_harvest(args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline.harvest.collect import CanonMatcher, Verdict, canon_texts, harvest
+    from pipeline.harvest.collect import (
+        CanonMatcher,
+        CycleMatcher,
+        Verdict,
+        canon_texts,
+        harvest,
+    )
     from pipeline.harvest.results import write_results
 
-    if args.canon is None:
-        raise UsageError(
-            "packs harvest: the cycle mode (CYCLE_DIR) is not built yet; "
-            "use --canon DIR for profile packs"
-        )
     sources = [Path(s) for s in args.returned]
+    cycle_dir = None
+    if args.canon is None:  # CYCLE_DIR RETURNED...
+        if len(sources) < 2 or not (sources[0] / "cycle.json").is_file():
+            raise UsageError(
+                "packs harvest: expected CYCLE_DIR (a folder with cycle.json) and RETURNED..., "
+                "or --canon DIR RETURNED... for profile packs"
+            )
+        cycle_dir, sources = sources[0], sources[1:]
     missing = [str(s) for s in sources if not s.exists()]
     if missing:
         raise UsageError(f"packs harvest: no such file or folder: {', '.join(missing)}")
-    canon = load_canon(Path(args.canon))
+    canon = load_canon(Path(args.canon or "canon"))
     layout = load_layout()
-    matcher = CanonMatcher(canon, layout)
-    returns = harvest(sources, matcher)
-    profiles = sorted({r.employee_id for r in returns if r.employee_id})
-    people = [p for p in matcher.people() if p.profile in profiles]
+    by_profile = CanonMatcher(canon, layout)
+    if cycle_dir is not None:
+        try:
+            in_cycle = CycleMatcher(cycle_dir, by_profile)
+        except (OSError, ValueError, KeyError) as exc:
+            raise PacksError(f"{cycle_dir}: not a readable cycle: {exc}") from None
+        returns = harvest(sources, in_cycle)
+        people = in_cycle.people()
+    else:
+        returns = harvest(sources, by_profile)
+        profiles = sorted({r.employee_id for r in returns if r.employee_id})
+        people = [p for p in by_profile.people() if p.profile in profiles]
+    matcher = by_profile
     texts: dict[str, dict[str, str]] = {}
     for p in people:
         frames = matcher.frames(p.profile)
         if frames is not None:
             canon_texts(frames, layout, texts)
-    target = Path(args.out or "results.xlsx")
+    default = cycle_dir / "results.xlsx" if cycle_dir is not None else Path("results.xlsx")
+    target = Path(args.out) if args.out else default
     write_results(
         target, Path(args.csv) if args.csv else None, people, returns, texts, source_date_epoch()
     )

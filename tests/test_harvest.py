@@ -172,3 +172,62 @@ def test_csv_export(returned: Path, tmp_path: Path) -> None:
     text = (folder / "results.csv").read_text("utf-8-sig")
     assert "'=HYPERLINK" in text and "2026-03-31" in text
     assert "random.docx" in (folder / "returns.csv").read_text("utf-8-sig")
+
+
+def test_cycle_mode_matches_by_sealed_identity(
+    seed_frames: ProfileFrames, layout: Layout, tmp_path: Path
+) -> None:
+    from pipeline.cycle import (
+        CycleRecord,
+        Period,
+        PersonEntry,
+        cycle_json,
+        ensure_secret,
+        seal,
+        stamp,
+    )
+
+    cycle = tmp_path / "cycles" / "2027-annual"
+    cycle.mkdir(parents=True)
+    secret = ensure_secret(cycle)
+    people = tuple(
+        PersonEntry(eid, name, "M-1", SEED_ID, ())
+        for eid, name in (("E-1", "Ana Ødegård"), ("E-2", "Kwame Mensah"))
+    )
+    record = CycleRecord(
+        "2027-annual",
+        Period(date(2027, 1, 1), date(2027, 12, 31)),
+        seed_frames.canon_digest,
+        FIXED_EPOCH,
+        people,
+        {},
+        {},
+    )
+    (cycle / "cycle.json").write_bytes(cycle_json(record))
+    form = FORMATS["docx"].renderer()(seed_frames, layout, RenderOptions(timestamp=FIXED_EPOCH))
+    digest = seed_frames.canon_digest
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    mine = stamp(fill_form(form, FILLED), seal("2027-annual", "E-1", SEED_ID, digest, secret))
+    (returned / "named-after-someone-else.docx").write_bytes(mine)
+    other = stamp(form, seal("2026-annual", "E-2", SEED_ID, digest, secret))
+    (returned / "other-cycle.docx").write_bytes(other)
+    forged = stamp(form, seal("2027-annual", "E-2", SEED_ID, digest, b"0" * 64))
+    (returned / "forged.docx").write_bytes(forged)
+    (returned / "plain.docx").write_bytes(form)
+    code = main(["harvest", str(cycle), str(returned)])
+    assert code == 1
+    wb = load_workbook(cycle / "results.xlsx")
+    rows = {Path(str(r[0])).name: r for r in wb["Returns"].iter_rows(min_row=2, values_only=True)}
+    assert {n: r[4] for n, r in rows.items()} == {
+        "named-after-someone-else.docx": "ok",
+        "other-cycle.docx": "unknown",
+        "forged.docx": "tampered",
+        "plain.docx": "unknown",
+    }
+    assert rows["named-after-someone-else.docx"][3] == "E-1"
+    people = {r[0]: r for r in wb["People"].iter_rows(min_row=2, values_only=True)}
+    assert people["E-1"][4] == "yes" and people["E-2"][4] == "no"
+    assert people["E-1"][1] == "Ana Ødegård" and people["E-1"][2] == "M-1"
+    summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if r and r[0]}
+    assert summary["Returned"] == 1 and summary["Issued"] == 2 and summary["M-1"] == 2

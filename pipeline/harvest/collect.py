@@ -398,3 +398,57 @@ def canon_texts(
             wb.close()
         cache[frames.profile_id] = texts
     return cache[frames.profile_id]
+
+
+class CycleMatcher:
+    """A review cycle (`CYCLE_DIR`): a file belongs to the person its sealed identity names
+    (`pipeline.cycle.identity`), never to its file name. No identity, or one of another cycle or
+    of someone not issued in it: `unknown`; a seal that does not verify, or a profile claim that
+    is not the sealed one: `tampered`; then the canon checks of `CanonMatcher`."""
+
+    def __init__(self, cycle_dir: Path, canon: CanonMatcher) -> None:
+        from pipeline.cycle import load_secret, read_cycle_json
+
+        self.record = read_cycle_json(cycle_dir / "cycle.json")
+        self.secret = load_secret(cycle_dir)
+        self.canon = canon
+        self._people = {
+            p.employee_id: Person(p.employee_id, p.name, p.manager_id or "", p.profile)
+            for p in self.record.people
+        }
+
+    def people(self) -> list[Person]:
+        return list(self._people.values())
+
+    def __call__(self, data: bytes, said: Claim) -> Matched:
+        from pipeline.cycle import read_identity, verify
+
+        identity = read_identity(data)
+        if identity is None:
+            return Matched(None, Verdict.UNKNOWN, "no cycle identity: not a file of this cycle")
+        if identity.cycle != self.record.cycle:
+            return Matched(
+                None,
+                Verdict.UNKNOWN,
+                f"from cycle {identity.cycle!r}, not {self.record.cycle!r}",
+            )
+        if not verify(identity, self.secret):
+            return Matched(
+                None, Verdict.TAMPERED, "its identity does not verify (the seal was edited)"
+            )
+        person = self._people.get(identity.employee_id)
+        if person is None:
+            return Matched(
+                None, Verdict.UNKNOWN, f"{identity.employee_id} was not issued in this cycle"
+            )
+        if said.profile_id != identity.profile_id or identity.profile_id != person.profile:
+            return Matched(
+                person,
+                Verdict.TAMPERED,
+                f"sealed for {identity.profile_id} but claims {said.profile_id} "
+                f"({person.employee_id} was issued {person.profile})",
+            )
+        frames = self.canon.frames(said.profile_id)
+        if frames is None:
+            return Matched(person, Verdict.UNKNOWN, f"{said.profile_id} is not in the canon")
+        return check_against(data, said, frames, self.canon.issued, person)

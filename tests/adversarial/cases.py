@@ -1028,6 +1028,14 @@ CASES += (
     ),
     Case(
         HARVEST,
+        "cycle mode: a file of another cycle, one whose seal was forged, one with no identity",
+        "`unknown`: `from cycle '2026-annual', not '2027-annual'` / `no cycle identity: not a "
+        "file of this cycle`; `tampered`: `its identity does not verify (the seal was edited)`; "
+        "a file is matched by its sealed employee id, never its file name",
+        (f"{_HV_T}test_cycle_mode_matches_by_sealed_identity",),
+    ),
+    Case(
+        HARVEST,
         "a filled value that is a formula (`=HYPERLINK(…)`)",
         "a string cell in results.xlsx, never a formula; in the CSVs prefixed with `'` (a "
         "leading `=`, `+`, `-`, `@`, tab or CR, as OWASP recommends)",
