@@ -5,7 +5,7 @@ what is stale, and it owns `out/`. Workers only render: a task takes one profile
 files' bytes; the client commits them with the same atomic commits and manifests as a local
 build, so the output is byte-identical to `--jobs N`.
 
-- The job (formats, layout, options) goes to every worker once (`scatter(broadcast=True)`);
+- The job (formats, layout, options) goes to every worker once (a task every pack needs);
   a task carries only its profile.
 - At most `in_flight` tasks are submitted at a time and each result is released once
   committed, so the client's memory does not grow with the number of packs.
@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import time
 import traceback
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -99,6 +100,10 @@ class Rendered:
     warnings: tuple[str, ...] = ()
 
 
+def _the_job(job: PackJob) -> PackJob:
+    return job
+
+
 def render_on_worker(job: PackJob, task: PackTask) -> Rendered:
     """The task a worker runs. Bad input comes back as an error; a bug raises (Dask retries)."""
     start = time.perf_counter()
@@ -172,7 +177,11 @@ def cluster_results(
     distributed = distributed_module()
     in_flight = max(2, 2 * workers)
     pending = list(reversed(largest_first(tasks)))  # pop() from the end: heaviest first
-    [shared] = client.scatter([job], broadcast=True, hash=False)
+    # A task rather than `scatter`: workers still fetch the job from each other (once per
+    # worker, not per pack), but if every worker holding it dies (a pack that kills its worker
+    # on 2 workers) the scheduler computes it again; scattered data would be lost and every
+    # pack cancelled, read below as the scheduler going away.
+    shared = client.submit(_the_job, job, key=f"packjob-{uuid.uuid4().hex}", pure=False)
     by_key: dict[str, PackTask] = {}
     started: dict[str, float] = {}
     queue = distributed.as_completed()
