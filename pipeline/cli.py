@@ -329,6 +329,7 @@ def _cmd_cycle(args: argparse.Namespace, out: TextIO) -> int:
         Path(args.out),
         layout,
         options,
+        jobs=args.jobs or default_jobs(),
         force=args.force,
         zip=args.zip,
         progress=sys.stderr,

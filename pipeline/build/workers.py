@@ -16,11 +16,11 @@ import signal
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pipeline.build.commit import commit_pack, os_message, write_atomic
 from pipeline.build.manifest import MANIFEST, PackFile, manifest
@@ -50,6 +50,23 @@ class PackJob:
     epoch: int
     inputs: Mapping[str, Any]
     zip: bool = False
+
+
+class WorkJob(Protocol):
+    """What the pool needs of a job: the formats whose renderers the worker server preloads."""
+
+    @property
+    def formats(self) -> tuple[Format, ...]: ...
+
+
+class WorkTask(Protocol):
+    """What the pool needs of a task: the profile it renders (to order the work, to name it)."""
+
+    @property
+    def profile(self) -> Profile: ...
+
+
+Task = TypeVar("Task", bound=WorkTask)
 
 
 @dataclass(frozen=True)
@@ -161,7 +178,17 @@ def library_warnings() -> Iterator[list[str]]:
             logger.removeHandler(handler)
 
 
-def _worker_main(conn: Connection, job: PackJob, max_tasks: int) -> None:
+#: What a worker runs per task: `build_pack` for packs; a cycle passes its own (`run=`).
+TaskRunner = Callable[[Any, Any], PackResult]
+
+
+def _build_pack(job: Any, task: Any) -> PackResult:
+    return build_pack(job, task)
+
+
+def _worker_main(
+    conn: Connection, job: WorkJob, max_tasks: int, run: TaskRunner | None = None
+) -> None:
     """Worker loop: one pack per message until told to stop, the parent is gone, or the quota."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     for _ in range(max_tasks):
@@ -171,14 +198,14 @@ def _worker_main(conn: Connection, job: PackJob, max_tasks: int) -> None:
             return
         if task is None:
             return
-        conn.send(build_pack(job, task))
+        conn.send((run or _build_pack)(job, task))
 
 
 @dataclass
 class _Slot:
     process: Any  # multiprocessing.context.ForkServerProcess (untyped in typeshed's context API)
     conn: Connection
-    task: PackTask | None = None
+    task: WorkTask | None = None
     done: int = 0
 
 
@@ -215,20 +242,26 @@ def render_weight(profile: Profile) -> int:
     return sum(map(len, texts)) + (len(repr(description)) if description is not None else 0)
 
 
-def largest_first(tasks: Sequence[PackTask]) -> list[PackTask]:
+def largest_first(tasks: Sequence[Task]) -> list[Task]:
     """The heaviest packs first, so that the last ones to finish are light and the workers end
     together (longest-processing-time-first scheduling); ties keep their order."""
     return sorted(tasks, key=lambda task: -render_weight(task.profile))
 
 
 def parallel(
-    job: PackJob, tasks: Sequence[PackTask], jobs: int, max_tasks: int
+    job: WorkJob,
+    tasks: Sequence[WorkTask],
+    jobs: int,
+    max_tasks: int,
+    run: TaskRunner | None = None,
 ) -> Iterator[PackResult]:
     """Render in `jobs` worker processes; yields results as they finish, in completion order.
 
     A small hand-made pool rather than multiprocessing.Pool (hangs when a worker dies mid-task)
     or ProcessPoolExecutor (its max_tasks_per_child deadlocks on 3.11, CPython gh-115634): the
     parent knows which profile each worker holds, so a crashed worker fails just that profile.
+    `run` replaces `build_pack` for other work units with a `profile` (a cycle's profile groups;
+    their job has the `formats` to preload).
     """
     ctx = _worker_context(job.formats)
     pending = deque(largest_first(tasks))
@@ -236,7 +269,10 @@ def parallel(
     def start() -> _Slot:
         parent_end, child_end = ctx.Pipe()
         process = ctx.Process(
-            target=_worker_main, args=(child_end, job, max_tasks), name="packs-worker", daemon=True
+            target=_worker_main,
+            args=(child_end, job, max_tasks, run),
+            name="packs-worker",
+            daemon=True,
         )
         process.start()
         child_end.close()

@@ -19,7 +19,8 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+import traceback
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -29,7 +30,13 @@ from pipeline.build.fingerprint import build_inputs, common_fingerprint, source_
 from pipeline.build.lock import LOCK_FILE, build_lock
 from pipeline.build.manifest import PRODUCT, product_version
 from pipeline.build.progress import BuildReport, Progress
-from pipeline.build.workers import DEFAULT_COMPOSE, PackResult, library_warnings
+from pipeline.build.workers import (
+    DEFAULT_COMPOSE,
+    MAX_TASKS_PER_CHILD,
+    PackResult,
+    library_warnings,
+    parallel,
+)
 from pipeline.build.zips import zip_bytes
 from pipeline.compose import compose_profile
 from pipeline.cycle.contract import (
@@ -47,7 +54,7 @@ from pipeline.cycle.personal import Template, person_options, personalise, templ
 from pipeline.cycle.roster import Person, Roster
 from pipeline.diagnostics import PacksError
 from pipeline.layout import Layout, RenderOptions
-from pipeline.model import Canon
+from pipeline.model import Canon, Profile
 from pipeline.ooxml.archive import PACK_ENTRIES, ZipWriter
 from pipeline.render import Format
 
@@ -124,6 +131,7 @@ def cycle(
     layout: Layout,
     options: RenderOptions,
     *,
+    jobs: int = 1,
     force: bool = False,
     zip: bool = False,
     progress: TextIO | None = None,
@@ -142,7 +150,6 @@ def cycle(
         generator=f"{PRODUCT} {product_version()}",
     )
     formats = tuple({f.name: f for f in formats}.values())
-    personal = tuple(f for f in formats if f.name in PERSONAL_FORMATS)
     handout = next((f for f in formats if f.name == HANDOUT_FORMAT), None)
     inputs = build_inputs(formats, layout, options, DEFAULT_COMPOSE, reproducible)
     digests = dict(canon.digests)
@@ -221,63 +228,37 @@ def cycle(
             groups.setdefault(person.profile, []).append(person)
         for pid in stale_handouts:
             groups.setdefault(pid, [])
-        units = len(stale_people) + len(stale_handouts)
-        report.begin(units, len(roster.people) - len(stale_people), 1)
+        tasks = [
+            GroupTask(
+                profiles[pid],
+                digests[pid],
+                pid in stale_handouts,
+                tuple((p, by_id[p.manager_id] if p.manager_id else None) for p in groups[pid]),
+            )
+            for pid in sorted(groups)
+        ]
+        job = CycleJob(formats, layout, options, root, name, period, secret)
+        jobs = max(1, min(jobs, len(tasks)))
+        report.begin(len(tasks), len(roster.people) - len(stale_people), jobs)
 
         staged = _Staged()
         failed: list[tuple[str, str]] = []
         try:
-            for pid in sorted(groups):
-                people = groups[pid]
-                unit_start = time.perf_counter()
-                try:
-                    with library_warnings() as warned:
-                        frames = compose_profile(profiles[pid], digests[pid], DEFAULT_COMPOSE)
-                        if pid in stale_handouts and handout is not None:
-                            rel = f"{HANDOUTS}/{handout.file_name(pid)}"
-                            data = handout.renderer()(frames, layout, options)
-                            handouts[pid] = (staged.add(root, rel, data),)
-                    if pid in stale_handouts:
-                        seconds = time.perf_counter() - unit_start
-                        warnings = tuple(dict.fromkeys(warned))
-                        report.advance(PackResult(f"handout {pid}", seconds, warnings=warnings))
-                    templates: dict[tuple[str, tuple[str, ...]], Template] = {}
-                    for person in people:
-                        person_start = time.perf_counter()
-                        manager = by_id.get(person.manager_id) if person.manager_id else None
-                        values = review_fields(person, manager, period)
-                        identity = seal(name, person.employee_id, pid, digests[pid], secret).line()
-                        files = []
-                        for fmt in personal:
-                            key = (fmt.name, tuple(values))
-                            if key not in templates:
-                                templates[key] = template(
-                                    fmt, frames, layout, options, tuple(values)
-                                )
-                            data_or_none = personalise(templates[key], values, identity)
-                            if data_or_none is None:
-                                data_or_none = fmt.renderer()(
-                                    frames, layout, person_options(options, values, identity)
-                                )
-                            eid = person.employee_id
-                            rel = f"{PEOPLE}/{eid}/{fmt.file_name(eid)}"
-                            files.append(staged.add(root, rel, data_or_none))
-                        entries[person.employee_id] = PersonEntry(
-                            person.employee_id,
-                            person.name,
-                            person.manager_id,
-                            pid,
-                            tuple(sorted(files, key=lambda f: f.path)),
-                        )
-                        report.advance(
-                            PackResult(person.employee_id, time.perf_counter() - person_start)
-                        )
-                except PacksError as exc:
-                    for person in people:
-                        failed.append((person.employee_id, exc.report()))
-                    if pid in stale_handouts:
-                        failed.append((f"handout {pid}", exc.report()))
-                    report.advance(PackResult(pid, 0.0, exc.report()))
+            if jobs == 1:
+                results: Iterator[PackResult] = (build_group(job, t) for t in tasks)
+            else:
+                results = parallel(job, tasks, jobs, MAX_TASKS_PER_CHILD, run=build_group)
+            for result in results:
+                report.advance(result)
+                if not isinstance(result, GroupResult) or not result.ok:
+                    failed.append((result.profile_id, result.error or "failed"))
+                    continue
+                for final, tmp in result.temps:
+                    staged.temps[Path(final)] = Path(tmp)
+                for entry in result.entries:
+                    entries[entry.employee_id] = entry
+                if result.handout:
+                    handouts[result.profile_id] = result.handout
             report.end()
             if failed:
                 discard((tmp, final) for final, tmp in staged.temps.items())
@@ -333,6 +314,98 @@ def cycle(
     built = len(stale_people)
     return BuildReport(
         built, len(roster.people) - built, (), time.monotonic() - start, tuple(notes)
+    )
+
+
+@dataclass(frozen=True)
+class CycleJob:
+    """Everything a worker needs besides the profile group; pickled once per worker."""
+
+    #: Every format of the cycle (the worker server preloads their renderers).
+    formats: tuple[Format, ...]
+    layout: Layout
+    options: RenderOptions
+    root: Path
+    name: str
+    period: Period
+    secret: bytes
+
+
+@dataclass(frozen=True)
+class GroupTask:
+    """One profile's work: its handout (when stale) and its stale people with their managers."""
+
+    profile: Profile
+    digest: str
+    handout: bool
+    people: tuple[tuple[Person, Person | None], ...]
+
+
+@dataclass(frozen=True)
+class GroupResult(PackResult):
+    """What a group made, staged on disk: (final path, temporary path) pairs to commit."""
+
+    entries: tuple[PersonEntry, ...] = ()
+    handout: tuple[IssuedFile, ...] = ()
+    temps: tuple[tuple[str, str], ...] = ()
+
+
+def build_group(job: CycleJob, task: GroupTask) -> PackResult:
+    """Compose a profile once, render its handout and its form and tracker templates once,
+    personalise and stage every stale person's files; never raises for this group's failure
+    (its staged files are removed then)."""
+    start = time.perf_counter()
+    pid = task.profile.id
+    staged = _Staged()
+    formats = {f.name: f for f in job.formats}
+    personal = [formats[n] for n in PERSONAL_FORMATS if n in formats]
+    try:
+        with library_warnings() as warned:
+            frames = compose_profile(task.profile, task.digest, DEFAULT_COMPOSE)
+            handout: tuple[IssuedFile, ...] = ()
+            if task.handout and HANDOUT_FORMAT in formats:
+                fmt = formats[HANDOUT_FORMAT]
+                data = fmt.renderer()(frames, job.layout, job.options)
+                handout = (staged.add(job.root, f"{HANDOUTS}/{fmt.file_name(pid)}", data),)
+        templates: dict[tuple[str, tuple[str, ...]], Template] = {}
+        entries = []
+        for person, manager in task.people:
+            eid = person.employee_id
+            values = review_fields(person, manager, job.period)
+            identity = seal(job.name, eid, pid, task.digest, job.secret).line()
+            files = []
+            for fmt in personal:
+                key = (fmt.name, tuple(values))
+                if key not in templates:
+                    templates[key] = template(fmt, frames, job.layout, job.options, tuple(values))
+                data_or_none = personalise(templates[key], values, identity)
+                if data_or_none is None:  # only a full render is exact for this person
+                    data_or_none = fmt.renderer()(
+                        frames, job.layout, person_options(job.options, values, identity)
+                    )
+                files.append(
+                    staged.add(job.root, f"{PEOPLE}/{eid}/{fmt.file_name(eid)}", data_or_none)
+                )
+            files.sort(key=lambda f: f.path)
+            entries.append(PersonEntry(eid, person.name, person.manager_id, pid, tuple(files)))
+    except PacksError as exc:
+        discard((tmp, final) for final, tmp in staged.temps.items())
+        return PackResult(pid, time.perf_counter() - start, exc.report())
+    except OSError as exc:
+        discard((tmp, final) for final, tmp in staged.temps.items())
+        return PackResult(pid, time.perf_counter() - start, f"cannot write: {os_message(exc)}")
+    except Exception as exc:
+        discard((tmp, final) for final, tmp in staged.temps.items())
+        return PackResult(
+            pid, time.perf_counter() - start, f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        )
+    return GroupResult(
+        pid,
+        time.perf_counter() - start,
+        warnings=tuple(dict.fromkeys(warned)),
+        entries=tuple(entries),
+        handout=handout,
+        temps=tuple((str(final), str(tmp)) for final, tmp in staged.temps.items()),
     )
 
 
