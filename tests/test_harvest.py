@@ -231,3 +231,20 @@ def test_cycle_mode_matches_by_sealed_identity(
     assert people["E-1"][1] == "Ana Ødegård" and people["E-1"][2] == "M-1"
     summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if r and r[0]}
     assert summary["Returned"] == 1 and summary["Issued"] == 2 and summary["M-1"] == 2
+
+
+def test_a_built_cycle_harvests_clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The files `packs cycle` issues (personal Read me lines included) come back `ok`."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "canon").symlink_to(CANON_DIR.resolve())
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        f"employee_id,name,profile,manager_id\nE-1,Ana,{SEED_ID},\nE-2,Bo,{SEED_ID},E-1\n"
+    )
+    args = ["cycle", "--name", "2027-annual", "--period", "2027-01-01/2027-12-31"]
+    assert main([*args, "--formats", "docx,xlsx", "--out", "out", str(roster)]) == 0
+    cycle = tmp_path / "out" / "cycles" / "2027-annual"
+    assert main(["harvest", str(cycle), str(cycle / "people")]) == 0
+    wb = load_workbook(cycle / "results.xlsx")
+    verdicts = [r[4] for r in wb["Returns"].iter_rows(min_row=2, values_only=True)]
+    assert verdicts == ["ok"] * 4

@@ -451,4 +451,24 @@ class CycleMatcher:
         frames = self.canon.frames(said.profile_id)
         if frames is None:
             return Matched(person, Verdict.UNKNOWN, f"{said.profile_id} is not in the canon")
-        return check_against(data, said, frames, self.canon.issued, person)
+        return check_against(data, said, frames, self._issued_for(person), person)
+
+    def _issued_for(self, person: Person) -> Callable[[ProfileFrames, FileKind], Issued]:
+        """The person's file as the cycle issued it (its Read me lines name them): the review
+        fields of `cycle.run.review_fields`, rendered for this one check."""
+        names = {p.employee_id: p.name for p in self.record.people}
+        fields = {
+            "review.employee": person.name,
+            "review.period.start": self.record.period.start.isoformat(),
+            "review.period.end": self.record.period.end.isoformat(),
+        }
+        if person.manager in names:
+            fields["review.manager"] = names[person.manager]
+        options = RenderOptions(fields=tuple(sorted(fields.items())))
+
+        def issued(frames: ProfileFrames, kind: FileKind) -> Issued:
+            data = get_format(kind.value).renderer()(frames, self.canon.layout, options)
+            paragraphs = form_paragraphs(data) if kind is FileKind.FORM else []
+            return Issued(data, paragraphs)
+
+        return issued
