@@ -62,6 +62,7 @@ TEST_PACKAGES = (
     "fontconfig",  # fc-match: which font files the handout's faces resolve to (tests/conftest.py)
     "libreoffice-writer-nogui",
     "libreoffice-calc-nogui",
+    "python3-uno",  # the UNO bridge the LibreOffice typing tests drive (/usr/bin/python3 only)
     "chromium",  # the real browser of tests/test_serve_browser.py (Playwright drives it)
 )
 

@@ -874,3 +874,11 @@ def test_reader_survives_a_libreoffice_round_trip(
     # LibreOffice keeps forms protection (it rewrites the element, doctech §1.4)
     prot = xml(round_tripped["filled"], "word/settings.xml").find(w("documentProtection"))
     assert prot is not None and prot.get(w("edit")) == "forms"
+
+
+def test_the_body_ends_on_a_paragraph_not_the_signoff_table(seed_form: bytes) -> None:
+    """LibreOffice clips the last table row (HR sign-off) when the body ends on a table."""
+    body = xml(seed_form).find(w("body"))
+    *content, section = list(body)
+    assert local(section) == "sectPr"
+    assert local(content[-1]) == "p" and local(content[-2]) == "tbl"

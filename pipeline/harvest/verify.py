@@ -202,11 +202,14 @@ def form_paragraphs(data: bytes) -> list[str]:
             root = _parse(package.read(_main_part(package)))
         except KeyError as exc:
             raise PackageError(f"not a DOCX review form: {exc}") from None
-    return [
+    found = [
         _locked_text(p)
         for p in root.iter(w("p"))
         if not any(a.tag == w("sdtContent") for a in p.iterancestors())
     ]
+    while found and not found[-1]:  # the empty closing paragraph(s) after the sign-off table
+        found.pop()
+    return found
 
 
 def _sequence_changes(expected: Sequence[str], found: Sequence[str]) -> Iterator[Change]:
@@ -218,6 +221,8 @@ def _sequence_changes(expected: Sequence[str], found: Sequence[str]) -> Iterator
         for k in range(pairs):
             old = expected[i1 + k] if i1 + k < i2 else None
             new = found[j1 + k] if j1 + k < j2 else None
+            if not old and not new:  # an empty paragraph added or removed: no canon text
+                continue
             where = f"paragraph {j1 + k + 1}" if new is not None else f"after paragraph {j2}"
             yield Change(where, old, new)
 

@@ -537,6 +537,9 @@ class _Body:
             self.text("table_text", name, cells[0])
             for cell, form_field in zip(cells[1:], signoff_fields(role, name), strict=True):
                 self.segments(self.paragraph("table_text", cell), (form_field,))
+        # The body must not end on a table: LibreOffice 7.4 clips the last row (the HR sign-off)
+        # in its layout and PDF otherwise.
+        self.paragraph("form_line")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -277,6 +277,23 @@ def test_an_edited_meta_sheet_is_tampered(
         read_returned(out.getvalue(), canon, layout, "returned.xlsx")
 
 
+def test_a_form_issued_without_the_closing_paragraph_is_intact(
+    issued: dict[str, bytes], seed_frames: ProfileFrames, layout: Layout
+) -> None:
+    """Forms issued before the body got its closing paragraph still verify."""
+
+    def drop_last(members: dict[str, bytes]) -> None:
+        root = etree.fromstring(members["word/document.xml"], SAFE_XML)
+        body = root.find(w("body"))
+        last = body[-2]
+        assert etree.QName(last).localname == "p" and not "".join(last.itertext())
+        body.remove(last)
+        members["word/document.xml"] = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+    verdict = verify(rezip(issued["docx"], drop_last), seed_frames, layout)
+    assert verdict.status is Status.INTACT and verdict.changes == ()
+
+
 def test_a_newer_generator_is_not_tampering(
     issued: dict[str, bytes], seed_frames: ProfileFrames, layout: Layout
 ) -> None:
