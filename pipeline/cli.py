@@ -24,7 +24,7 @@ from pipeline.compose import ComposeOptions, compose_profile
 from pipeline.compose.registry import page_title
 from pipeline.diagnostics import PacksError, UsageError
 from pipeline.extract import load_canon
-from pipeline.layout import PAGE_SIZES, RenderOptions, load_layout
+from pipeline.layout import PAGE_SIZES, Layout, RenderOptions, load_layout
 from pipeline.model import Canon, Profile
 from pipeline.render import FORMATS, get_format
 from pipeline.render.to_json import frames_json
@@ -100,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     cy.add_argument("--formats", default="docx,xlsx,pdf", help="comma-separated (default: all)")
     cy.add_argument("--out", default="out", metavar="DIR")
     cy.add_argument("--layout", default="default", help="layout name or folder")
+    cy.add_argument("--page-size", choices=PAGE_SIZES, default=None)
+    cy.add_argument("--form-password", default=None, help="password for DOCX form protection")
+    cy.add_argument("--include-salary", action="store_true", help="print the JD salary range")
     cy.add_argument("--jobs", type=_jobs, default=None, metavar="N", help="worker processes")
     cy.add_argument("--zip", action="store_true", help="also write managers/<ID>.zip and cycle.zip")
     cy.add_argument("--force", action="store_true", help="rebuild unchanged people too")
@@ -270,17 +273,13 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     canon = load_canon(args.canon)
     profiles = select(canon, args.patterns)
     layout = load_layout(args.layout)
-    page_size = args.page_size or str(layout.section("page").get("size", "A4"))
-    options = RenderOptions(
-        page_size=page_size, form_password=args.form_password, timestamp=source_date_epoch()
-    )
     report = build(
         canon,
         profiles,
         formats,
         Path(args.out),
         layout,
-        options,
+        _render_options(args, layout),
         ComposeOptions(include_salary=args.include_salary),
         jobs=jobs,
         force=args.force,
@@ -290,6 +289,14 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     )
     out.write(report.line() + "\n")
     return report.exit_code
+
+
+def _render_options(args: argparse.Namespace, layout: Layout) -> RenderOptions:
+    """`--page-size` (else the layout's) and `--form-password`, stamped with SOURCE_DATE_EPOCH."""
+    page_size = args.page_size or str(layout.section("page").get("size", "A4"))
+    return RenderOptions(
+        page_size=page_size, form_password=args.form_password, timestamp=source_date_epoch()
+    )
 
 
 def _cmd_cycle(args: argparse.Namespace, out: TextIO) -> int:
@@ -318,8 +325,6 @@ def _cmd_cycle(args: argparse.Namespace, out: TextIO) -> int:
     if problems or roster is None:
         raise RosterError("the cycle's input is invalid", problems)
     layout = load_layout(args.layout)
-    page_size = str(layout.section("page").get("size", "A4"))
-    options = RenderOptions(page_size=page_size, timestamp=source_date_epoch())
     report = cycle(
         canon,
         roster,
@@ -328,7 +333,8 @@ def _cmd_cycle(args: argparse.Namespace, out: TextIO) -> int:
         formats,
         Path(args.out),
         layout,
-        options,
+        _render_options(args, layout),
+        ComposeOptions(include_salary=args.include_salary),
         jobs=args.jobs or default_jobs(),
         force=args.force,
         zip=args.zip,

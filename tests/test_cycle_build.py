@@ -26,7 +26,7 @@ from pipeline.harvest.docx_form import read_form
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import Canon
 from pipeline.render import get_format
-from tests.conftest import CANON_DIR, FIXED_EPOCH
+from tests.conftest import CANON_DIR, FIXED_EPOCH, SEED_ID
 
 NAME = "2027-annual"
 PERIOD = "2027-01-01/2027-12-31"
@@ -387,3 +387,49 @@ def test_bad_input_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[
     ]
     assert "Secret" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_page_size_form_password_and_salary_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`packs cycle` takes the render options `packs build` takes; changing one rebuilds."""
+    from lxml import etree
+
+    from pipeline.ooxml.ns import w
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(FIXED_EPOCH))
+    roster = tmp_path / "roster.csv"
+    write_roster(
+        roster, [{"employee_id": "E1", "name": "Ann", "profile": SEED_ID, "manager_id": ""}]
+    )
+    out = tmp_path / "out"
+    extra = ("--formats", "docx,pdf", "--jobs", "1")
+    assert run_cycle(roster, out, *extra) == 0
+    root = out / "cycles" / NAME
+    form = root / "people" / "E1" / "E1.review-form.docx"
+    handout = root / "handouts" / f"{SEED_ID}.handout.pdf"
+
+    def salary_in(data: bytes) -> bool:
+        return (
+            "$160,000 - $240,000"
+            in zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml").decode()
+        )
+
+    def protection(data: bytes) -> Any:
+        settings = etree.fromstring(zipfile.ZipFile(io.BytesIO(data)).read("word/settings.xml"))
+        return settings.find(w("documentProtection"))
+
+    plain = form.read_bytes()
+    assert not salary_in(plain)
+    assert protection(plain).get(w("hash")) is None
+    assert PdfReader(handout).pages[0].mediabox.height == pytest.approx(841.89, abs=0.5)
+
+    options = ("--page-size", "Letter", "--form-password", "s3cret", "--include-salary")
+    assert run_cycle(roster, out, *extra, *options) == 0
+    dressed = form.read_bytes()
+    assert salary_in(dressed)
+    assert protection(dressed).get(w("cryptAlgorithmSid")) == "14"  # a SHA-512 verifier
+    assert protection(dressed).get(w("hash")) and b"s3cret" not in dressed
+    page = PdfReader(handout).pages[0].mediabox
+    assert (float(page.width), float(page.height)) == pytest.approx((612, 792), abs=0.5)
+    assert read_form(dressed).get("review.employee") == "Ann"

@@ -36,6 +36,23 @@ from pipeline.model import Canon, Profile
 from pipeline.render import Format
 
 
+def stamped(options: RenderOptions) -> tuple[bool, int, RenderOptions]:
+    """The options every file of a run is rendered with: the run's one timestamp (the caller's
+    `SOURCE_DATE_EPOCH`, else now) and this product's generator line; returned with whether the
+    caller asked for a reproducible run (a timestamp of its own) and that timestamp."""
+    epoch = options.timestamp if options.timestamp is not None else int(time.time())
+    return (
+        options.timestamp is not None,
+        epoch,
+        RenderOptions(
+            page_size=options.page_size,
+            form_password=options.form_password,
+            timestamp=epoch,
+            generator=f"{PRODUCT} {product_version()}",
+        ),
+    )
+
+
 def build(
     canon: Canon,
     profiles: Sequence[Profile],
@@ -56,14 +73,7 @@ def build(
     """Build the packs of `profiles` into `out` (see the module docstring for the guarantees)."""
     start = time.monotonic()
     out = Path(os.path.abspath(out))  # workers may not share our working directory
-    reproducible = options.timestamp is not None
-    epoch = options.timestamp if options.timestamp is not None else int(time.time())
-    options = RenderOptions(
-        page_size=options.page_size,
-        form_password=options.form_password,
-        timestamp=epoch,
-        generator=f"{PRODUCT} {product_version()}",
-    )
+    reproducible, epoch, options = stamped(options)
     formats = tuple({f.name: f for f in formats}.values())
     inputs = build_inputs(formats, layout, options, compose_options, reproducible)
     common = common_fingerprint(inputs, formats, options)

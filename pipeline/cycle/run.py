@@ -28,8 +28,9 @@ from typing import Any, TextIO
 from pipeline.build.commit import commit_staged, discard, open_atomic, os_message, stage
 from pipeline.build.fingerprint import build_inputs, common_fingerprint, source_digest
 from pipeline.build.lock import LOCK_FILE, build_lock
-from pipeline.build.manifest import PRODUCT, product_version
+from pipeline.build.manifest import PRODUCT
 from pipeline.build.progress import BuildReport, Progress
+from pipeline.build.run import stamped
 from pipeline.build.workers import (
     DEFAULT_COMPOSE,
     MAX_TASKS_PER_CHILD,
@@ -38,7 +39,7 @@ from pipeline.build.workers import (
     parallel,
 )
 from pipeline.build.zips import zip_bytes
-from pipeline.compose import compose_profile
+from pipeline.compose import ComposeOptions, compose_profile
 from pipeline.cycle.contract import (
     CYCLE_JSON,
     CycleRecord,
@@ -130,6 +131,7 @@ def cycle(
     out: Path,
     layout: Layout,
     options: RenderOptions,
+    compose_options: ComposeOptions = DEFAULT_COMPOSE,
     *,
     jobs: int = 1,
     force: bool = False,
@@ -141,17 +143,10 @@ def cycle(
     start = time.monotonic()
     out = Path(os.path.abspath(out))
     root = out / CYCLES / name
-    reproducible = options.timestamp is not None
-    epoch = options.timestamp if options.timestamp is not None else int(time.time())
-    options = RenderOptions(
-        page_size=options.page_size,
-        form_password=options.form_password,
-        timestamp=epoch,
-        generator=f"{PRODUCT} {product_version()}",
-    )
+    reproducible, epoch, options = stamped(options)
     formats = tuple({f.name: f for f in formats}.values())
     handout = next((f for f in formats if f.name == HANDOUT_FORMAT), None)
-    inputs = build_inputs(formats, layout, options, DEFAULT_COMPOSE, reproducible)
+    inputs = build_inputs(formats, layout, options, compose_options, reproducible)
     digests = dict(canon.digests)
     profiles = {p.id: p for p in canon.profiles}
     by_id = roster.by_id()
@@ -237,7 +232,7 @@ def cycle(
             )
             for pid in sorted(groups)
         ]
-        job = CycleJob(formats, layout, options, root, name, period, secret)
+        job = CycleJob(formats, layout, options, compose_options, root, name, period, secret)
         jobs = max(1, min(jobs, len(tasks)))
         report.begin(len(tasks), len(roster.people) - len(stale_people), jobs)
 
@@ -325,6 +320,7 @@ class CycleJob:
     formats: tuple[Format, ...]
     layout: Layout
     options: RenderOptions
+    compose: ComposeOptions
     root: Path
     name: str
     period: Period
@@ -361,7 +357,7 @@ def build_group(job: CycleJob, task: GroupTask) -> PackResult:
     personal = [formats[n] for n in PERSONAL_FORMATS if n in formats]
     try:
         with library_warnings() as warned:
-            frames = compose_profile(task.profile, task.digest, DEFAULT_COMPOSE)
+            frames = compose_profile(task.profile, task.digest, job.compose)
             handout: tuple[IssuedFile, ...] = ()
             if task.handout and HANDOUT_FORMAT in formats:
                 fmt = formats[HANDOUT_FORMAT]
