@@ -2,7 +2,8 @@
 
 URLs are fixed (tests and bookmarks rely on them): `/`, `/profiles/<ID>`,
 `/profiles/<ID>/<file name as in the pack>`, `/profiles/<ID>/pack.zip`, `/download?pattern=…`,
-`/healthz`, `/login`, `/logout`. Pages are Jinja2 templates of the web layout (autoescaped: canon
+`/cycles`, `/cycles/<NAME>`, `/cycles/<NAME>/managers/<manager_id>.zip`, `/healthz`, `/login`,
+`/logout`. Pages are Jinja2 templates of the web layout (autoescaped: canon
 text is text); ids and file names from a URL are looked up in the canon and the pack's own list
 before any file is touched.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +40,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.build import MANIFEST
 from pipeline.compose import compose_profile
+from pipeline.cycle import CycleRecord
 from pipeline.diagnostics import PacksError
 from pipeline.layout import LAYOUTS_DIR
 from pipeline.model import Frame, Group, ProfileFrames
+from pipeline.ooxml.archive import iso_utc
 from pipeline.render.to_text import block_text
 from pipeline.serve.accounts import LOCAL_USER, Accounts, User
+from pipeline.serve.cycles import CycleStore, managers_shown, may_see, visible_people
 from pipeline.serve.packs import (
     ZIP_MEDIA_TYPE,
     BuildBusy,
@@ -176,9 +181,12 @@ class Site:
     sessions: SessionStore = field(default_factory=SessionStore)
     failed_login_delay: float = FAILED_LOGIN_DELAY
     env: jinja2.Environment = field(init=False)
+    #: The cycles under the packs' `out/` (`out/cycles/`).
+    cycles: CycleStore = field(init=False)
     _frames: dict[str, ProfileFrames] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.cycles = CycleStore(self.store.out)
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.web / "templates"),
             autoescape=True,
@@ -388,6 +396,49 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
             headers={"content-disposition": _attachment("packs.zip")},
         )
 
+    def cycle_of(request: Request, user: User) -> CycleRecord:
+        """The cycle a URL names, if this user may see it; 404 otherwise (no file touched for a
+        name that is not a safe cycle name)."""
+        record = site.cycles.record(str(request.path_params["name"]))
+        if record is None or not may_see(user, record):
+            raise HTTPException(404, "No such cycle.")
+        return record
+
+    async def cycles(request: Request) -> Response:
+        user = site.need(request)
+        records = await run_in_threadpool(site.cycles.records, user)
+        records.sort(key=lambda r: (r.period.start, r.cycle), reverse=True)
+        rows = [(r, len(visible_people(user, r))) for r in records]
+        built = {r.cycle: iso_utc(r.build_epoch) for r in records}
+        return await site.page(request, "cycles.html.j2", rows=rows, build_times=built)
+
+    async def cycle_page(request: Request) -> Response:
+        user = site.need(request)
+        record = await run_in_threadpool(cycle_of, request, user)
+        reports = Counter(p.manager_id for p in record.people if p.manager_id)
+        return await site.page(
+            request,
+            "cycle.html.j2",
+            record=record,
+            built=iso_utc(record.build_epoch),
+            people=visible_people(user, record),
+            bundles=managers_shown(user, record),
+            reports=reports,
+            returned=None,
+        )
+
+    async def cycle_bundle(request: Request) -> Response:
+        user = site.need(request)
+        record = await run_in_threadpool(cycle_of, request, user)
+        file = str(request.path_params["file"])
+        manager_id = file.removesuffix(".zip")
+        if not file.endswith(".zip") or manager_id not in managers_shown(user, record):
+            raise HTTPException(404, "No such bundle in this cycle.")
+        served = await run_in_threadpool(site.cycles.bundle, record, manager_id)
+        if served is None:
+            raise HTTPException(404, "No such bundle in this cycle.")
+        return _download(request, served, ZIP_MEDIA_TYPE)
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "profiles": len(catalogue.entries)})
 
@@ -483,6 +534,9 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
         Route("/download", download),
         Route("/profiles/{profile_id}", profile),
         Route("/profiles/{profile_id}/{name}", profile_file),
+        Route("/cycles", cycles),
+        Route("/cycles/{name}", cycle_page),
+        Route("/cycles/{name}/managers/{file}", cycle_bundle),
         Mount("/static", StaticFiles(directory=site.web / "static"), name="static"),
     ]
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {

@@ -1,0 +1,269 @@
+"""`packs serve`'s cycle pages at the HTTP level (Starlette's TestClient): the cycles, their
+people and bundles, and who may see which.
+
+One cycle is built once for the module by `packs cycle --zip` itself (docx and xlsx: the
+handout is the profile pages' business); every download must be its bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lxml import html as lxml_html
+from starlette.testclient import TestClient
+
+from pipeline.cli import main
+from pipeline.cycle import read_cycle_json
+from pipeline.serve.accounts import add_user, load_accounts
+from tests.adversarial.conftest import CODE_TEXTS
+from tests.conftest import CANON_DIR, FIXED_EPOCH, SEED_ID
+from tests.webserver import HR, MANAGER, MANAGER_ID, log_in, make_client, make_site
+
+NAME = "2027-annual"
+PERIOD = "2027-01-01/2027-12-31"
+OTHER_MANAGER = ("olga.manager", "another manager password")
+OTHER_ID = "E2002"
+#: Names that are code somewhere (no control characters: a roster refuses those).
+HOSTILE = tuple(t for t in CODE_TEXTS if t.isprintable())
+#: employee id -> (name, profile, manager id)
+PEOPLE = {
+    "E1000": ("Top <b>Boss</b>", SEED_ID, ""),
+    MANAGER_ID: ("Max Manager", SEED_ID, "E1000"),
+    OTHER_ID: ("Olga Other", "ENGR.GEN.M2", "E1000"),
+    **{
+        f"E11{i:02d}": (text, "ENGR.PLATFORM.P2" if i % 2 else SEED_ID, MANAGER_ID)
+        for i, text in enumerate(HOSTILE)
+    },
+    "E2201": ("Secret Person of Olga", "ENGR.PLATFORM.P3", OTHER_ID),
+}
+
+
+def write_roster(path: Path) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["employee_id", "name", "profile", "manager_id"])
+        for eid, (name, profile, manager) in PEOPLE.items():
+            writer.writerow([eid, name, profile, manager])
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`packs cycle roster.csv --zip` into a fresh out/ (SOURCE_DATE_EPOCH fixed)."""
+    base = tmp_path_factory.mktemp("cycle")
+    roster = write_roster(base / "roster.csv")
+    out = base / "out"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SOURCE_DATE_EPOCH", str(FIXED_EPOCH))
+    try:
+        code = main(
+            [
+                "cycle",
+                str(roster),
+                "--name",
+                NAME,
+                "--period",
+                PERIOD,
+                "--canon",
+                str(CANON_DIR),
+                "--out",
+                str(out),
+                "--formats",
+                "docx,xlsx",
+                "--zip",
+                "--jobs",
+                "1",
+            ]
+        )
+    finally:
+        mp.undo()
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def users(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("users") / "users.json"
+    add_user(path, HR[0], "hr", HR[1])
+    add_user(path, MANAGER[0], "manager", MANAGER[1], MANAGER_ID)
+    add_user(path, OTHER_MANAGER[0], "manager", OTHER_MANAGER[1], OTHER_ID)
+    add_user(path, "no.reports", "manager", "a manager without reports", "E9999")
+    return path
+
+
+@pytest.fixture
+def client(built: Path, users: Path) -> Iterator[TestClient]:
+    site = make_site(CANON_DIR, built, load_accounts(users))
+    with make_client(site) as c:
+        yield c
+
+
+def as_user(client: TestClient, who: tuple[str, str]) -> TestClient:
+    log_in(client, *who)
+    return client
+
+
+def page(text: str) -> lxml_html.HtmlElement:
+    return lxml_html.fromstring(text)
+
+
+def main_text(response_text: str) -> str:
+    return " ".join(" ".join(page(response_text).xpath("//main")[0].itertext()).split())
+
+
+# --- the pages ------------------------------------------------------------------------------------
+
+
+def test_hr_sees_every_cycle_person_and_bundle(client: TestClient, built: Path) -> None:
+    as_user(client, HR)
+    listing = page(client.get("/cycles").text)
+    assert listing.xpath("//table[@id='cycles']//td[1]/a/@href") == [f"/cycles/{NAME}"]
+    response = client.get(f"/cycles/{NAME}")
+    assert response.status_code == 200
+    tree = page(response.text)
+    ids = tree.xpath("//section[@aria-labelledby='people']//tbody/tr/td[1]/text()")
+    assert sorted(ids) == sorted(PEOPLE)
+    bundles = tree.xpath("//section[@aria-labelledby='bundles']//a/@href")
+    record = read_cycle_json(built / "cycles" / NAME / "cycle.json")
+    assert bundles == [f"/cycles/{NAME}/managers/{m}.zip" for m in sorted(record.managers)]
+    assert sorted(record.managers) == ["E1000", MANAGER_ID, OTHER_ID]
+
+
+def test_a_bundle_is_the_bytes_packs_cycle_wrote(client: TestClient, built: Path) -> None:
+    as_user(client, HR)
+    for manager in ("E1000", MANAGER_ID, OTHER_ID):
+        response = client.get(f"/cycles/{NAME}/managers/{manager}.zip")
+        assert response.status_code == 200
+        expected = (built / "cycles" / NAME / "managers" / f"{manager}.zip").read_bytes()
+        assert response.content == expected
+        assert response.headers["content-type"] == "application/zip"
+        assert response.headers["content-disposition"].startswith(
+            f'attachment; filename="{manager}.zip"'
+        )
+        etag = response.headers["etag"]
+        assert etag == f'"sha256-{hashlib.sha256(expected).hexdigest()}"'
+        again = client.get(
+            f"/cycles/{NAME}/managers/{manager}.zip", headers={"if-none-match": etag}
+        )
+        assert again.status_code == 304 and again.content == b""
+
+
+def test_a_manager_sees_only_their_reports_and_their_bundle(client: TestClient) -> None:
+    as_user(client, MANAGER)
+    assert page(client.get("/cycles").text).xpath("//table[@id='cycles']//td[1]/a/text()") == [NAME]
+    response = client.get(f"/cycles/{NAME}")
+    assert response.status_code == 200
+    tree = page(response.text)
+    ids = tree.xpath("//section[@aria-labelledby='people']//tbody/tr/td[1]/text()")
+    mine = sorted(e for e, (_n, _p, m) in PEOPLE.items() if m == MANAGER_ID)
+    assert sorted(ids) == mine
+    text = main_text(response.text)
+    for eid, (name, _profile, manager) in PEOPLE.items():
+        if manager != MANAGER_ID and eid != MANAGER_ID:
+            assert name not in text and eid not in text, eid
+    assert tree.xpath("//section[@aria-labelledby='bundles']//a/@href") == [
+        f"/cycles/{NAME}/managers/{MANAGER_ID}.zip"
+    ]
+    assert client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip").status_code == 200
+    for other in (OTHER_ID, "E1000"):
+        refused = client.get(f"/cycles/{NAME}/managers/{other}.zip")
+        assert refused.status_code == 404, other
+        assert refused.headers["content-type"].startswith("text/html")
+        assert b"PK" not in refused.content[:4]
+    assert f"/cycles/{NAME}/returns" not in response.text
+
+
+def test_another_manager_sees_only_theirs(client: TestClient) -> None:
+    as_user(client, OTHER_MANAGER)
+    text = main_text(client.get(f"/cycles/{NAME}").text)
+    assert "Secret Person of Olga" in text and "Max Manager" not in text
+    assert "E1101" not in text
+    assert client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip").status_code == 404
+
+
+def test_a_manager_without_reports_sees_no_cycle(client: TestClient) -> None:
+    as_user(client, ("no.reports", "a manager without reports"))
+    assert "No review cycle with your reports yet." in client.get("/cycles").text
+    assert client.get(f"/cycles/{NAME}").status_code == 404
+    assert client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip").status_code == 404
+
+
+def test_without_a_session_cycle_pages_go_to_the_login(client: TestClient) -> None:
+    for url in ("/cycles", f"/cycles/{NAME}", f"/cycles/{NAME}/managers/{MANAGER_ID}.zip"):
+        response = client.get(url)
+        assert response.status_code == 303, url
+        assert response.headers["location"].startswith("/login?next=")
+
+
+def test_roster_names_render_literally(client: TestClient) -> None:
+    as_user(client, HR)
+    response = client.get(f"/cycles/{NAME}")
+    tree = page(response.text)
+    assert not tree.xpath("//main//script | //main//style | //main//img | //main//iframe")
+    assert not [a for el in tree.iter() for a in el.attrib if a.lower().startswith("on")]
+    cells = tree.xpath("//section[@aria-labelledby='people']//tbody/tr/td[2]/text()")
+    for name in [PEOPLE["E1000"][0], *HOSTILE]:
+        assert name in cells, name
+    assert "49" not in main_text(response.text)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/cycles/%2e%2e",
+        "/cycles/..%2f..%2fetc",
+        "/cycles/%2e%2e/managers/E1001.zip",
+        f"/cycles/{NAME}/managers/%2e%2e.zip",
+        f"/cycles/{NAME}/managers/..%2f..%2fcycle.json",
+        f"/cycles/{NAME}/managers/%2e%2e%2f%2e%2e%2fcycle.zip",
+        f"/cycles/{NAME}/managers/E1001.zip%00",
+        f"/cycles/{NAME}/managers/E1001",
+        f"/cycles/{NAME}/managers/e1001.zip",
+        "/cycles/2027-ANNUAL",
+        "/cycles/.builds",
+        "/cycles/NOPE",
+    ],
+)
+def test_path_parameters_outside_a_cycle_are_404(client: TestClient, path: str) -> None:
+    as_user(client, HR)
+    response = client.get(path)
+    assert response.status_code == 404
+    assert b"PK" not in response.content[:4] and b'"people"' not in response.content
+
+
+def test_a_bundle_edited_behind_cycle_json_is_never_served(
+    tmp_path: Path, built: Path, users: Path
+) -> None:
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(built, out)
+    bundle = out / "cycles" / NAME / "managers" / f"{MANAGER_ID}.zip"
+    data = bytearray(bundle.read_bytes())
+    data[-30] ^= 1
+    bundle.write_bytes(bytes(data))
+    with make_client(make_site(CANON_DIR, out, load_accounts(users))) as client:
+        as_user(client, HR)
+        response = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
+    assert response.status_code == 500
+    assert b"does not match cycle.json" in response.content
+
+
+def test_a_cycle_json_naming_another_cycle_is_not_shown(
+    tmp_path: Path, built: Path, users: Path
+) -> None:
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(built / "cycles" / NAME, out / "cycles" / "copied")
+    raw = json.loads((out / "cycles" / "copied" / "cycle.json").read_bytes())
+    assert raw["cycle"] == NAME
+    with make_client(make_site(CANON_DIR, out, load_accounts(users))) as client:
+        as_user(client, HR)
+        assert client.get("/cycles/copied").status_code == 404
+        assert "copied" not in client.get("/cycles").text
