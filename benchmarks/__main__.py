@@ -1,5 +1,12 @@
+"""`python -m benchmarks [ARGS]`: the build benchmark (benchmarks/bench.py);
+`python -m benchmarks cycle|harvest [ARGS]`: the review-cycle or the harvest benchmark."""
+
 import sys
 
-from benchmarks.bench import main
+from benchmarks import bench, cycle, harvest
 
-sys.exit(main())
+SUITES = {"cycle": cycle.main, "harvest": harvest.main}
+
+if len(sys.argv) > 1 and sys.argv[1] in SUITES:
+    sys.exit(SUITES[sys.argv[1]](sys.argv[2:]))
+sys.exit(bench.main())
