@@ -106,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     cy.add_argument("--jobs", type=_jobs, default=None, metavar="N", help="worker processes")
     cy.add_argument("--zip", action="store_true", help="also write managers/<ID>.zip and cycle.zip")
     cy.add_argument("--force", action="store_true", help="rebuild unchanged people too")
+    cy.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADDRESS",
+        help="render on Dask workers: a scheduler (tcp://host:8786) or local:N",
+    )
 
     jd = sub.add_parser(
         "import-jd", parents=[common], help="job-description page (text or HTML) -> canon YAML"
@@ -264,10 +270,7 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("--formats: name at least one format")
     jobs = args.jobs or default_jobs()
     if args.cluster is not None:
-        from pipeline.build.cluster import Address, distributed_module
-
-        Address.parse(args.cluster)  # usage errors before the canon is read
-        distributed_module()
+        _check_cluster(args.cluster)
     elif jobs > 1:
         start_workers_early(formats, Path(args.out), args.force)
     canon = load_canon(args.canon)
@@ -291,6 +294,14 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     return report.exit_code
 
 
+def _check_cluster(text: str) -> None:
+    """`--cluster`: usage errors (a bad address, no `distributed`) before the canon is read."""
+    from pipeline.build.cluster import Address, distributed_module
+
+    Address.parse(text)
+    distributed_module()
+
+
 def _render_options(args: argparse.Namespace, layout: Layout) -> RenderOptions:
     """`--page-size` (else the layout's) and `--form-password`, stamped with SOURCE_DATE_EPOCH."""
     page_size = args.page_size or str(layout.section("page").get("size", "A4"))
@@ -309,6 +320,8 @@ def _cmd_cycle(args: argparse.Namespace, out: TextIO) -> int:
     unknown = [f.name for f in formats if f.name not in (*PERSONAL_FORMATS, "pdf")]
     if not formats or unknown:
         raise UsageError("--formats: a cycle takes docx, xlsx and pdf (at least one)")
+    if args.cluster is not None:
+        _check_cluster(args.cluster)
     canon = load_canon(args.canon)
     problems: list[Problem] = []
     try:
@@ -339,6 +352,7 @@ def _cmd_cycle(args: argparse.Namespace, out: TextIO) -> int:
         force=args.force,
         zip=args.zip,
         progress=sys.stderr,
+        cluster=args.cluster,
     )
     out.write(report.line() + "\n")
     return report.exit_code

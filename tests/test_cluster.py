@@ -166,11 +166,19 @@ def test_an_unreachable_scheduler_and_bad_addresses_are_clear_errors(tmp_path: P
 
 
 def test_without_cluster_dask_is_not_imported(tmp_path: Path) -> None:
+    from tests.test_cycle_build import roster_rows, write_roster
+
+    roster = tmp_path / "roster.csv"
+    write_roster(roster, roster_rows(["ENGR.GEN.M2"], count=3))
     probe = (
         "import sys\n"
         "from pipeline.cli import main\n"
         f"code = main(['build', 'ENGR.GEN.M2', '--canon', {str(CANON_DIR)!r}, '--out', "
         f"{str(tmp_path / 'out')!r}, '--formats', 'txt', '--jobs', '1'])\n"
+        "assert code == 0, code\n"
+        f"code = main(['cycle', {str(roster)!r}, '--name', 'c', '--period', "
+        f"'2027-01-01/2027-12-31', '--canon', {str(CANON_DIR)!r}, '--out', "
+        f"{str(tmp_path / 'out')!r}, '--formats', 'docx', '--jobs', '1'])\n"
         "assert code == 0, code\n"
         "print('distributed' in sys.modules, 'dask' in sys.modules)\n"
     )
@@ -212,3 +220,55 @@ def test_the_scheduler_going_away_ends_the_build_with_a_clear_error(tmp_path: Pa
     assert "lost the Dask scheduler" in str(caught.value)
     committed = list((tmp_path / "out").glob("*/manifest.json"))
     assert 1 <= len(committed) < 6  # what was committed is complete; the rest comes next run
+
+
+# --- packs cycle --cluster ------------------------------------------------------------------------
+
+
+def test_a_cycle_on_the_cluster_is_byte_identical_to_jobs_1(
+    tmp_path: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from pipeline.cycle import cluster as cycle_cluster
+    from pipeline.cycle.run import CYCLES
+    from tests.test_cycle_build import NAME, roster_rows, run_cycle, write_roster
+    from tests.test_cycle_build import files_of as cycle_files
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+    # a profile's people in parts of 4: one profile spread over several tasks and workers
+    monkeypatch.setattr(cycle_cluster, "PEOPLE_PER_TASK", 4)
+    canon = load_canon(CANON_DIR)
+    rows = roster_rows(sorted(p.id for p in canon.profiles), count=40)
+    roster = tmp_path / "roster.csv"
+    write_roster(roster, rows)
+    assert run_cycle(roster, tmp_path / "local", "--zip", "--jobs", "1") == 0
+    local = tmp_path / "local" / CYCLES / NAME
+    remote = tmp_path / "cluster" / CYCLES / NAME
+    remote.mkdir(parents=True)
+    shutil.copy(local / ".cycle-secret", remote / ".cycle-secret")  # seals are per secret
+    out = io.StringIO()
+    code = main_with(out, roster, tmp_path / "cluster", "--zip", "--cluster", scheduler)
+    assert code == 0
+    assert out.getvalue().startswith(f"built {len(rows)}, skipped 0, failed 0")
+    assert cycle_files(remote) == cycle_files(local)
+    out = io.StringIO()  # incremental: decided by the client
+    assert main_with(out, roster, tmp_path / "cluster", "--zip", "--cluster", scheduler) == 0
+    assert out.getvalue().startswith(f"built 0, skipped {len(rows)}, failed 0")
+
+
+def main_with(out: io.StringIO, roster: Path, where: Path, *extra: str) -> int:
+    from pipeline.cli import main
+    from tests.test_cycle_build import NAME, PERIOD
+
+    argv = ["cycle", str(roster), "--name", NAME, "--period", PERIOD, "--canon", str(CANON_DIR)]
+    return main([*argv, "--out", str(where), *extra], out=out)
+
+
+def test_the_cycle_secret_stays_on_the_client() -> None:
+    from dataclasses import fields
+
+    from pipeline.cycle.run import CycleJob, GroupTask
+
+    sent = {f.name for f in fields(CycleJob)} | {f.name for f in fields(GroupTask)}
+    assert "secret" not in sent and "identities" in sent  # sealed here, the lines are sent

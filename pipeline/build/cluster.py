@@ -20,12 +20,13 @@ build, so the output is byte-identical to `--jobs N`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 import traceback
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO, TypeVar
 
 from pipeline.build.fingerprint import code_digest
 from pipeline.build.manifest import PackFile, product_version
@@ -84,9 +85,16 @@ def worker_identity() -> tuple[str, str]:
     return product_version(), code_digest()
 
 
-def _remote_identity() -> tuple[str, str]:
+def _identity(mine: tuple[str, str], code: Callable[[], str] | None) -> tuple[str, str]:
+    if code is None:
+        return mine
+    combined = hashlib.sha256(f"{mine[1]}\n{code()}".encode()).hexdigest()
+    return mine[0], f"sha256:{combined}"
+
+
+def _remote_identity(code: Callable[[], str] | None = None) -> tuple[str, str]:
     """What `client.run` calls on each worker (by name, so each worker runs its own code)."""
-    return worker_identity()
+    return _identity(worker_identity(), code)
 
 
 @dataclass(frozen=True)
@@ -154,10 +162,11 @@ def connect(address: Address) -> Iterator[Any]:
             client.close()
 
 
-def check_workers(client: Any) -> int:
-    """Refuse workers that run another version or other code; returns how many there are."""
-    mine = worker_identity()
-    theirs = client.run(_remote_identity)
+def check_workers(client: Any, code: Callable[[], str] | None = None) -> int:
+    """Refuse workers that run another version or other code (`code`: a digest of more code
+    that must match, e.g. the cycle's); returns how many workers there are."""
+    mine = _identity(worker_identity(), code)
+    theirs = client.run(_remote_identity, code)
     if not theirs:
         raise PacksError("the Dask cluster has no workers; start some with `dask worker ADDRESS`")
     for worker, (version, digest) in sorted(theirs.items()):
@@ -170,67 +179,108 @@ def check_workers(client: Any) -> int:
     return len(theirs)
 
 
+@contextlib.contextmanager
+def session(
+    text: str, progress: TextIO | None = None, code: Callable[[], str] | None = None
+) -> Iterator[tuple[Any, int]]:
+    """`--cluster TEXT`: a checked Client and its number of workers, for the `with` block
+    (the dashboard link said on `progress` when the scheduler serves one)."""
+    address = Address.parse(text)
+    with connect(address) as client:
+        workers = check_workers(client, code)
+        if progress is not None and address.scheduler is not None:
+            dashboard = client.scheduler_info().get("services", {}).get("dashboard")
+            if dashboard:
+                progress.write(f"Dask dashboard: {client.dashboard_link}\n")
+        yield client, workers
+
+
 def cluster_results(
     job: PackJob, tasks: Sequence[PackTask], client: Any, workers: int
 ) -> Iterator[PackResult]:
     """Render `tasks` on the cluster and commit each pack here; yields as packs complete."""
+    for task, start, value in run_on_cluster(
+        client,
+        workers,
+        job,
+        largest_first(tasks),
+        render_on_worker,
+        lambda task: f"pack-{task.profile.id}-{task.fingerprint[-12:]}",
+    ):
+        if isinstance(value, BaseException):
+            yield failed_on_every_try(task.profile.id, start, value)
+        elif value.error is not None:
+            yield PackResult(task.profile.id, value.seconds, value.error)
+        else:
+            yield commit_rendered(job, task, value.files, start, value.warnings)
+
+
+def failed_on_every_try(profile_id: str, start: float, exc: BaseException) -> PackResult:
+    """The result of a task that raised on every try (or whose worker died every time)."""
+    return PackResult(
+        profile_id,
+        time.perf_counter() - start,
+        f"{type(exc).__name__}: {exc} (failed on every try)",
+        "".join(traceback.format_exception(exc)),
+    )
+
+
+Item = TypeVar("Item")
+
+
+def run_on_cluster(
+    client: Any,
+    workers: int,
+    job: Any,
+    tasks: Sequence[Item],
+    work: Callable[[Any, Item], Any],
+    key: Callable[[Item], str],
+    after: str = _AFTER,
+) -> Iterator[tuple[Item, float, Any]]:
+    """Run `work(job, task)` on the cluster for each of `tasks` (in that order, a bounded
+    number in flight); yields (task, when it was submitted, its value or, for a task that
+    failed on every try, the exception) as tasks complete. Each value is released when the
+    caller asks for the next one, so the caller commits it first. The job goes to every worker
+    once; the scheduler going away is a PacksError; on the way out (done, failed, Ctrl-C) every
+    task still queued is cancelled. `after` ends the scheduler-lost message: what the caller
+    has committed so far."""
     distributed = distributed_module()
     in_flight = max(2, 2 * workers)
-    pending = list(reversed(largest_first(tasks)))  # pop() from the end: heaviest first
+    pending = list(reversed(tasks))  # pop() from the end: in the given order
     # A task rather than `scatter`: workers still fetch the job from each other (once per
-    # worker, not per pack), but if every worker holding it dies (a pack that kills its worker
+    # worker, not per task), but if every worker holding it dies (a pack that kills its worker
     # on 2 workers) the scheduler computes it again; scattered data would be lost and every
-    # pack cancelled, read below as the scheduler going away.
-    shared = client.submit(_the_job, job, key=f"packjob-{uuid.uuid4().hex}", pure=False)
-    by_key: dict[str, PackTask] = {}
-    started: dict[str, float] = {}
+    # task cancelled, read below as the scheduler going away.
+    shared = client.submit(_the_job, job, key=f"job-{uuid.uuid4().hex}", pure=False)
+    by_key: dict[str, tuple[Item, float]] = {}
     queue = distributed.as_completed()
 
     def submit() -> None:
         task = pending.pop()
-        future = client.submit(
-            render_on_worker,
-            shared,
-            task,
-            key=f"pack-{task.profile.id}-{task.fingerprint[-12:]}",
-            retries=RETRIES,
-            pure=False,
-        )
-        by_key[future.key] = task
-        started[future.key] = time.perf_counter()
+        future = client.submit(work, shared, task, key=key(task), retries=RETRIES, pure=False)
+        by_key[future.key] = (task, time.perf_counter())
         queue.add(future)
 
     try:
         for _ in range(min(in_flight, len(pending))):
             submit()
         for future in queue:
-            task = by_key.pop(future.key)
-            start = started.pop(future.key)
+            task, start = by_key.pop(future.key)
             if future.status == "error":
-                exc = future.exception()
-                yield PackResult(
-                    task.profile.id,
-                    time.perf_counter() - start,
-                    f"{type(exc).__name__}: {exc} (failed on every try)",
-                    "".join(traceback.format_exception(exc)),
-                )
+                yield task, start, future.exception()
             elif future.status == "cancelled":
                 # Nothing here cancels a task before the end: the scheduler (or our
                 # connection to it) went away and took the tasks with it.
-                raise PacksError(f"lost the Dask scheduler (its tasks were cancelled); {_AFTER}")
+                raise PacksError(f"lost the Dask scheduler (its tasks were cancelled); {after}")
             else:
-                rendered: Rendered = future.result()
-                if rendered.error is not None:
-                    yield PackResult(task.profile.id, rendered.seconds, rendered.error)
-                else:
-                    yield commit_rendered(job, task, rendered.files, start, rendered.warnings)
+                yield task, start, future.result()
             future.release()
             if pending:
                 submit()
     except (OSError, TimeoutError, distributed.comm.core.CommClosedError) as exc:
         raise PacksError(
-            f"lost the Dask scheduler ({type(exc).__name__}: {exc}); {_AFTER}"
+            f"lost the Dask scheduler ({type(exc).__name__}: {exc}); {after}"
         ) from None
     finally:  # done, failed or Ctrl-C: nothing of ours stays on the cluster
         with contextlib.suppress(Exception):
-            client.cancel(list(queue.futures))
+            client.cancel([*queue.futures, shared])

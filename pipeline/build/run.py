@@ -97,15 +97,9 @@ def build(
         job = PackJob(formats, layout, options, compose_options, out, epoch, inputs, zip)
         jobs = max(1, min(jobs, len(tasks)))
         if cluster is not None and tasks:
-            from pipeline.build.cluster import Address, check_workers, cluster_results, connect
+            from pipeline.build.cluster import cluster_results, session
 
-            address = Address.parse(cluster)
-            client = stack.enter_context(connect(address))
-            workers = check_workers(client)
-            if progress is not None and address.scheduler is not None:
-                dashboard = client.scheduler_info().get("services", {}).get("dashboard")
-                if dashboard:
-                    progress.write(f"Dask dashboard: {client.dashboard_link}\n")
+            client, workers = stack.enter_context(session(cluster, progress))
             report.begin(len(tasks), skipped, workers)
             results: Iterator[PackResult] = cluster_results(job, tasks, client, workers)
         elif jobs == 1:

@@ -15,12 +15,13 @@ handout and per manager bundle; what is unchanged and still on disk is not rende
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import time
 import traceback
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -114,6 +115,17 @@ class _Staged:
         final = root / rel
         return self.temps.get(final, final).read_bytes()
 
+    def result(self, profile_id: str, seconds: float, made: GroupFiles) -> GroupResult:
+        """A group's result: what `made` holds and the files staged here."""
+        return GroupResult(
+            profile_id,
+            seconds,
+            warnings=made.warnings,
+            entries=made.entries,
+            handout=made.handout,
+            temps=tuple((str(final), str(tmp)) for final, tmp in self.temps.items()),
+        )
+
 
 def _present(root: Path, files: Iterable[IssuedFile]) -> bool:
     try:
@@ -138,8 +150,11 @@ def cycle(
     zip: bool = False,
     progress: TextIO | None = None,
     tty: bool | None = None,
+    cluster: str | None = None,
 ) -> BuildReport:
-    """Build (or bring up to date) the cycle `name` for `roster` under `out/cycles/name/`."""
+    """Build (or bring up to date) the cycle `name` for `roster` under `out/cycles/name/`;
+    with `cluster` (`tcp://host:port` or `local:N`) the profile groups render on Dask workers
+    and come back as bytes, this process stages and commits them (`pipeline.cycle.cluster`)."""
     start = time.monotonic()
     out = Path(os.path.abspath(out))
     root = out / CYCLES / name
@@ -163,7 +178,7 @@ def cycle(
         secret = ensure_secret(root)
         common = _digest(
             common_fingerprint(inputs, formats, options),
-            source_digest(Path(__file__).resolve().parent),  # pipeline/cycle renders here too
+            cycle_code(),  # pipeline/cycle renders here too
             name,
             str(period),
             secret_name(secret),
@@ -229,35 +244,40 @@ def cycle(
                 digests[pid],
                 pid in stale_handouts,
                 tuple((p, by_id[p.manager_id] if p.manager_id else None) for p in groups[pid]),
+                # sealed here: the secret stays in this process (never sent to a worker)
+                tuple(
+                    seal(name, p.employee_id, pid, digests[pid], secret).line() for p in groups[pid]
+                ),
             )
             for pid in sorted(groups)
         ]
-        job = CycleJob(formats, layout, options, compose_options, root, name, period, secret)
+        job = CycleJob(formats, layout, options, compose_options, root, name, period)
         jobs = max(1, min(jobs, len(tasks)))
-        report.begin(len(tasks), len(roster.people) - len(stale_people), jobs)
 
         staged = _Staged()
-        failed: list[tuple[str, str]] = []
         try:
-            if jobs == 1:
-                results: Iterator[PackResult] = (build_group(job, t) for t in tasks)
-            else:
-                results = parallel(job, tasks, jobs, MAX_TASKS_PER_CHILD, run=build_group)
-            for result in results:
-                report.advance(result)
-                if not isinstance(result, GroupResult) or not result.ok:
-                    failed.append((result.profile_id, result.error or "failed"))
-                    continue
-                for final, tmp in result.temps:
-                    staged.temps[Path(final)] = Path(tmp)
-                for entry in result.entries:
-                    entries[entry.employee_id] = entry
-                if result.handout:
-                    handouts[result.profile_id] = result.handout
+            with contextlib.ExitStack() as stack:
+                skipped = len(roster.people) - len(stale_people)
+                if cluster is not None and tasks:
+                    from pipeline.build.cluster import session
+                    from pipeline.cycle.cluster import cluster_groups, split_groups
+
+                    client, workers = stack.enter_context(session(cluster, progress, cycle_code))
+                    tasks = split_groups(tasks)
+                    report.begin(len(tasks), skipped, workers)
+                    results: Iterator[PackResult] = stack.enter_context(
+                        contextlib.closing(cluster_groups(job, tasks, client, workers))
+                    )
+                else:
+                    report.begin(len(tasks), skipped, jobs)
+                    if jobs == 1:
+                        results = (build_group(job, t) for t in tasks)
+                    else:
+                        results = parallel(job, tasks, jobs, MAX_TASKS_PER_CHILD, run=build_group)
+                failed = _gather(results, report, staged, entries, handouts)
             report.end()
             if failed:
                 discard((tmp, final) for final, tmp in staged.temps.items())
-                failed.sort()
                 return BuildReport(
                     0, 0, tuple(failed), time.monotonic() - start, ("nothing committed",)
                 )
@@ -324,17 +344,18 @@ class CycleJob:
     root: Path
     name: str
     period: Period
-    secret: bytes
 
 
 @dataclass(frozen=True)
 class GroupTask:
-    """One profile's work: its handout (when stale) and its stale people with their managers."""
+    """One profile's work: its handout (when stale) and its stale people with their managers
+    and their sealed identity lines (sealed by the caller: the secret is not in the task)."""
 
     profile: Profile
     digest: str
     handout: bool
     people: tuple[tuple[Person, Person | None], ...]
+    identities: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -346,44 +367,63 @@ class GroupResult(PackResult):
     temps: tuple[tuple[str, str], ...] = ()
 
 
-def build_group(job: CycleJob, task: GroupTask) -> PackResult:
+#: Where a group's files go as they are made: (path relative to the cycle folder, bytes) ->
+#: its record. Staged on disk by a local worker, kept in memory on a Dask worker.
+Sink = Callable[[str, bytes], IssuedFile]
+
+
+@dataclass(frozen=True)
+class GroupFiles:
+    """What `make_group` made: every person's entry, the handout's record, what was warned."""
+
+    entries: tuple[PersonEntry, ...]
+    handout: tuple[IssuedFile, ...]
+    warnings: tuple[str, ...]
+
+
+def make_group(job: CycleJob, task: GroupTask, add: Sink) -> GroupFiles:
     """Compose a profile once, render its handout and its form and tracker templates once,
-    personalise and stage every stale person's files; never raises for this group's failure
-    (its staged files are removed then)."""
+    personalise every stale person's files; each file goes to `add` as it is made (no other
+    effect: no files, no clock)."""
+    pid = task.profile.id
+    formats = {f.name: f for f in job.formats}
+    personal = [formats[n] for n in PERSONAL_FORMATS if n in formats]
+    with library_warnings() as warned:
+        frames = compose_profile(task.profile, task.digest, job.compose)
+        handout: tuple[IssuedFile, ...] = ()
+        if task.handout and HANDOUT_FORMAT in formats:
+            fmt = formats[HANDOUT_FORMAT]
+            data = fmt.renderer()(frames, job.layout, job.options)
+            handout = (add(f"{HANDOUTS}/{fmt.file_name(pid)}", data),)
+    templates: dict[tuple[str, tuple[str, ...]], Template] = {}
+    entries = []
+    for (person, manager), identity in zip(task.people, task.identities, strict=True):
+        eid = person.employee_id
+        values = review_fields(person, manager, job.period)
+        files = []
+        for fmt in personal:
+            key = (fmt.name, tuple(values))
+            if key not in templates:
+                templates[key] = template(fmt, frames, job.layout, job.options, tuple(values))
+            data_or_none = personalise(templates[key], values, identity)
+            if data_or_none is None:  # only a full render is exact for this person
+                data_or_none = fmt.renderer()(
+                    frames, job.layout, person_options(job.options, values, identity)
+                )
+            files.append(add(f"{PEOPLE}/{eid}/{fmt.file_name(eid)}", data_or_none))
+        files.sort(key=lambda f: f.path)
+        entries.append(PersonEntry(eid, person.name, person.manager_id, pid, tuple(files)))
+    return GroupFiles(tuple(entries), handout, tuple(dict.fromkeys(warned)))
+
+
+def build_group(job: CycleJob, task: GroupTask) -> PackResult:
+    """`make_group`, its files staged beside their final place; never raises for this group's
+    failure (its staged files are removed then)."""
     start = time.perf_counter()
     pid = task.profile.id
     staged = _Staged()
-    formats = {f.name: f for f in job.formats}
-    personal = [formats[n] for n in PERSONAL_FORMATS if n in formats]
     try:
-        with library_warnings() as warned:
-            frames = compose_profile(task.profile, task.digest, job.compose)
-            handout: tuple[IssuedFile, ...] = ()
-            if task.handout and HANDOUT_FORMAT in formats:
-                fmt = formats[HANDOUT_FORMAT]
-                data = fmt.renderer()(frames, job.layout, job.options)
-                handout = (staged.add(job.root, f"{HANDOUTS}/{fmt.file_name(pid)}", data),)
-        templates: dict[tuple[str, tuple[str, ...]], Template] = {}
-        entries = []
-        for person, manager in task.people:
-            eid = person.employee_id
-            values = review_fields(person, manager, job.period)
-            identity = seal(job.name, eid, pid, task.digest, job.secret).line()
-            files = []
-            for fmt in personal:
-                key = (fmt.name, tuple(values))
-                if key not in templates:
-                    templates[key] = template(fmt, frames, job.layout, job.options, tuple(values))
-                data_or_none = personalise(templates[key], values, identity)
-                if data_or_none is None:  # only a full render is exact for this person
-                    data_or_none = fmt.renderer()(
-                        frames, job.layout, person_options(job.options, values, identity)
-                    )
-                files.append(
-                    staged.add(job.root, f"{PEOPLE}/{eid}/{fmt.file_name(eid)}", data_or_none)
-                )
-            files.sort(key=lambda f: f.path)
-            entries.append(PersonEntry(eid, person.name, person.manager_id, pid, tuple(files)))
+        made = make_group(job, task, lambda rel, data: staged.add(job.root, rel, data))
     except PacksError as exc:
         discard((tmp, final) for final, tmp in staged.temps.items())
         return PackResult(pid, time.perf_counter() - start, exc.report())
@@ -395,14 +435,38 @@ def build_group(job: CycleJob, task: GroupTask) -> PackResult:
         return PackResult(
             pid, time.perf_counter() - start, f"{type(exc).__name__}: {exc}", traceback.format_exc()
         )
-    return GroupResult(
-        pid,
-        time.perf_counter() - start,
-        warnings=tuple(dict.fromkeys(warned)),
-        entries=tuple(entries),
-        handout=handout,
-        temps=tuple((str(final), str(tmp)) for final, tmp in staged.temps.items()),
-    )
+    return staged.result(pid, time.perf_counter() - start, made)
+
+
+@functools.cache
+def cycle_code() -> str:
+    """sha256 over `pipeline/cycle` (left out of the packs' code digest, but a cycle renders
+    with it): part of every person's fingerprint, and compared with each Dask worker's."""
+    return source_digest(Path(__file__).resolve().parent)
+
+
+def _gather(
+    results: Iterable[PackResult],
+    report: Progress,
+    staged: _Staged,
+    entries: dict[str, PersonEntry],
+    handouts: dict[str, tuple[IssuedFile, ...]],
+) -> list[tuple[str, str]]:
+    """Take every group's staged files, entries and handout; return the groups that failed
+    (one line per profile, its first error)."""
+    failed: dict[str, str] = {}
+    for result in results:
+        report.advance(result)
+        if not isinstance(result, GroupResult) or not result.ok:
+            failed.setdefault(result.profile_id, result.error or "failed")
+            continue
+        for final, tmp in result.temps:
+            staged.temps[Path(final)] = Path(tmp)
+        for entry in result.entries:
+            entries[entry.employee_id] = entry
+        if result.handout:
+            handouts[result.profile_id] = result.handout
+    return sorted(failed.items())
 
 
 def _old_paths(old: CycleRecord | None) -> set[str]:
