@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
+import zipfile
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+from httpx2 import Response
 from lxml import html as lxml_html
 from starlette.testclient import TestClient
 
 from pipeline.cli import main
 from pipeline.cycle import read_cycle_json
 from pipeline.serve.accounts import add_user, load_accounts
+from pipeline.serve.app import Site
 from tests.adversarial.conftest import CODE_TEXTS
 from tests.conftest import CANON_DIR, FIXED_EPOCH, SEED_ID
-from tests.webserver import HR, MANAGER, MANAGER_ID, log_in, make_client, make_site
+from tests.webserver import HR, MANAGER, MANAGER_ID, csrf_of, log_in, make_client, make_site
 
 NAME = "2027-annual"
 PERIOD = "2027-01-01/2027-12-31"
@@ -267,3 +272,171 @@ def test_a_cycle_json_naming_another_cycle_is_not_shown(
         as_user(client, HR)
         assert client.get("/cycles/copied").status_code == 404
         assert "copied" not in client.get("/cycles").text
+
+
+# --- /cycles/new ----------------------------------------------------------------------------------
+
+SMALL_ROSTER = (
+    "employee_id;name;profile;manager_id\r\n"
+    f"B1;Boss <b>One</b>;{SEED_ID};\r\n"
+    f"B2;{{{{ 7*7 }}}};ENGR.GEN.M2;B1\r\n"
+    f"B3;<script>alert(1)</script>;{SEED_ID};B1\r\n"
+).encode("utf-8-sig")
+
+
+@pytest.fixture
+def fresh(tmp_path: Path, users: Path) -> Iterator[tuple[TestClient, Site]]:
+    site = make_site(CANON_DIR, tmp_path / "out", load_accounts(users))
+    try:
+        with make_client(site) as c:
+            yield c, site
+    finally:
+        site.workers.close()
+
+
+def new_cycle(
+    client: TestClient, roster: bytes, name: str = "web-2027", filename: str = "roster.csv"
+) -> Response:
+    csrf = csrf_of(client.get("/cycles/new").text)
+    return client.post(
+        "/cycles/new",
+        data={"csrf": csrf, "name": name, "period": PERIOD},
+        files={"roster": (filename, roster, "text/csv")},
+    )
+
+
+def test_hr_builds_a_cycle_from_an_uploaded_roster(fresh: tuple[TestClient, Site]) -> None:
+    client, site = fresh
+    as_user(client, HR)
+    form = client.get("/cycles/new")
+    assert form.status_code == 200 and 'enctype="multipart/form-data"' in form.text
+    started = new_cycle(client, SMALL_ROSTER)
+    assert started.status_code == 303, started.text
+    location = started.headers["location"]
+    job = location.rsplit("/", 1)[1]
+    assert location == f"/cycles/new/{job}"
+    stored = list((site.store.out / "cycles" / ".builds" / job).iterdir())
+    assert sorted(p.name for p in stored) == ["roster.csv", "status.json"]
+    assert (stored[0].stat().st_mode & 0o077) == 0
+    site.workers.wait(job, timeout=900)
+    status = client.get(f"{location}/status").json()
+    assert status["state"] == "done" and status["done"] == status["total"] == 2, status
+    assert status["text"].startswith("Built: built 3, skipped 0, failed 0")
+    shown = client.get(location)  # the page after a reload
+    assert shown.status_code == 200
+    assert page(shown.text).xpath("//a[@class='button']/@href") == ["/cycles/web-2027"]
+    assert not page(shown.text).xpath("//script")  # no polling once it has ended
+    people = page(client.get("/cycles/web-2027").text)
+    assert people.xpath("//section[@aria-labelledby='people']//tbody/tr/td[2]/text()") == [
+        "Boss <b>One</b>",
+        "{{ 7*7 }}",
+        "<script>alert(1)</script>",
+    ]
+    root = site.store.out / "cycles" / "web-2027"
+    record = read_cycle_json(root / "cycle.json")
+    assert sorted(record.managers) == ["B1"] and len(record.handouts) == 2
+    bundle = client.get("/cycles/web-2027/managers/B1.zip")
+    assert bundle.content == (root / "managers" / "B1.zip").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as z:
+        names = z.namelist()
+    assert "B2/B2.review-form.docx" in names and f"handouts/{SEED_ID}.handout.pdf" in names
+    again = new_cycle(client, SMALL_ROSTER)
+    assert again.status_code == 400
+    assert (
+        "--name: error: a cycle &#39;web-2027&#39; exists already (`packs cycle` updates it)"
+        in again.text
+    )
+
+
+def test_a_running_build_shows_progress_and_a_script_that_polls(
+    fresh: tuple[TestClient, Site],
+) -> None:
+    client, site = fresh
+    as_user(client, HR)
+    job, folder = site.workers.new_job()
+    (folder / "status.json").write_text(
+        json.dumps(
+            {"job": job, "cycle": "x", "state": "running", "done": 3, "total": 7, "message": ""}
+            | {"problems": [], "period": PERIOD}
+        )
+    )
+    site.workers._futures[job] = Future()  # a build of this server, still running
+    tree = page(client.get(f"/cycles/new/{job}").text)
+    assert tree.xpath("//progress/@value") == ["3"] and tree.xpath("//progress/@max") == ["7"]
+    assert tree.xpath("//script/@src") == ["/static/cycle-progress.js"]
+    assert tree.xpath("//div[@id='build-status']/@data-status") == [f"/cycles/new/{job}/status"]
+    status = client.get(f"/cycles/new/{job}/status").json()
+    assert status == {
+        "state": "running",
+        "done": 3,
+        "total": 7,
+        "cycle": "x",
+        "text": "Building: 3 of 7 profiles done",
+    }
+    script = client.get("/static/cycle-progress.js")
+    assert script.status_code == 200 and "fetch(" in script.text
+    del site.workers._futures[job]  # the server restarted: the build is gone
+    assert client.get(f"/cycles/new/{job}/status").json()["state"] == "failed"
+
+
+def test_roster_problems_are_shown_located_and_escaped(fresh: tuple[TestClient, Site]) -> None:
+    client, site = fresh
+    as_user(client, HR)
+    bad = (
+        "employee_id,name,profile,manager_id\n"
+        f"E1,<script>x</script>,{SEED_ID},\n"
+        "E1,Dup,ENGR.PLATFORM.P9,E9\n"
+    ).encode()
+    response = new_cycle(client, bad, name="../x")
+    assert response.status_code == 400
+    lines = page(response.text).xpath("//div[@class='problems']//code/text()")
+    assert lines == [
+        "--name: error: '../x' is not a safe folder name (expected 1–64 letters, digits, '.', "
+        "'_' or '-', starting with a letter or digit, such as 2027-annual) [cycle-name]",
+        "roster.csv:2: error: column 'employee_id': duplicate employee id 'E1' (also on line 3)"
+        " [roster-duplicate]",
+        "roster.csv:3: error: column 'employee_id': duplicate employee id 'E1' (also on line 2)"
+        " [roster-duplicate]",
+        "roster.csv:3: error: column 'profile': unknown profile 'ENGR.PLATFORM.P9' (did you mean"
+        " ENGR.PLATFORM.P3?) [roster-profile]",
+        "4 problems found",
+    ]
+    assert "<script>x</script>" not in response.text
+    assert not (site.store.out / "cycles").exists() or not list(
+        (site.store.out / "cycles" / ".builds").iterdir()
+    )
+    assert "a roster is a .csv or .xlsx" in new_cycle(client, bad, filename="r.txt").text
+    assert "is the name of this page" in new_cycle(client, SMALL_ROSTER, name="new").text
+
+
+def test_a_cycle_upload_needs_hr_csrf_and_a_bounded_body(
+    fresh: tuple[TestClient, Site], users: Path, tmp_path: Path
+) -> None:
+    client, site = fresh
+    as_user(client, MANAGER)
+    assert client.get("/cycles/new").status_code == 403
+    assert "Start a cycle" not in client.get("/cycles").text
+    refused = client.post(
+        "/cycles/new",
+        data={"name": "x", "period": PERIOD},
+        files={"roster": ("roster.csv", SMALL_ROSTER, "text/csv")},
+    )
+    assert refused.status_code == 403
+    client.cookies.clear()
+    as_user(client, HR)
+    no_token = client.post(
+        "/cycles/new",
+        data={"name": "x", "period": PERIOD},
+        files={"roster": ("roster.csv", SMALL_ROSTER, "text/csv")},
+    )
+    assert no_token.status_code == 403
+    assert "did not come from this site" in no_token.text
+    assert not (site.store.out / "cycles").exists()
+    small = make_site(CANON_DIR, tmp_path / "small", load_accounts(users))
+    small.roster_limit = 4096
+    with make_client(small) as limited:
+        as_user(limited, HR)
+        too_big = new_cycle(limited, SMALL_ROSTER + b"B4;x;y;B1\r\n" * 1000)
+        assert too_big.status_code == 413
+        assert too_big.text == "request body too large\n"
+    assert not (tmp_path / "small" / "cycles").exists()

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import os
+import re
+import shutil
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from urllib.parse import quote
 import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -40,14 +43,35 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.build import MANIFEST
 from pipeline.compose import compose_profile
-from pipeline.cycle import CycleRecord
-from pipeline.diagnostics import PacksError
+from pipeline.cycle import (
+    MAX_ROSTER_BYTES,
+    CycleRecord,
+    Period,
+    RosterError,
+    check_arguments,
+    read_roster,
+)
+from pipeline.diagnostics import CanonError, PacksError, Problem
 from pipeline.layout import LAYOUTS_DIR
 from pipeline.model import Frame, Group, ProfileFrames
 from pipeline.ooxml.archive import iso_utc
 from pipeline.render.to_text import block_text
 from pipeline.serve.accounts import LOCAL_USER, Accounts, User
-from pipeline.serve.cycles import CycleStore, managers_shown, may_see, visible_people
+from pipeline.serve.cycles import (
+    RESERVED_NAMES,
+    CycleStore,
+    managers_shown,
+    may_see,
+    valid_name,
+    visible_people,
+)
+from pipeline.serve.jobs import (
+    FINAL,
+    ROSTER_SUFFIXES,
+    BuildRequest,
+    Workers,
+    shown_name,
+)
 from pipeline.serve.packs import (
     ZIP_MEDIA_TYPE,
     BuildBusy,
@@ -61,14 +85,20 @@ from pipeline.serve.sessions import COOKIE, LoginThrottle, Session, SessionStore
 #: The web layout: page templates and static files (presentation, not code).
 WEB_LAYOUT = LAYOUTS_DIR / "web"
 PACK_ZIP = "pack.zip"
-#: Request bodies larger than this are refused with 413 (forms only, until uploads come).
+#: Request bodies larger than this are refused with 413 (but on the upload pages).
 MAX_BODY = 64 * 1024
+#: A roster upload: the roster's own limit and room for the form around it.
+MAX_ROSTER_BODY = MAX_ROSTER_BYTES + MAX_BODY
+#: One upload of returned files (each file at most the harvest's MAX_FILE_BYTES).
+MAX_RETURNS_BODY = 256 * 1024 * 1024
+#: Files in one upload of returned files.
+MAX_RETURNED_FILES = 500
 MAX_PATTERN = 200
 #: A failed login always costs this long (besides the throttle's lock-outs).
 FAILED_LOGIN_DELAY = 0.5
 
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 SECURITY_HEADERS = (
@@ -110,18 +140,27 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    """413 for a request body over `limit` bytes, declared or streamed."""
+    """413 for a request body over `limit` bytes, declared or streamed; the upload pages have
+    limits of their own (`uploads`: a path pattern and its limit)."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int = MAX_BODY,
+        uploads: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.uploads = tuple(uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        limit = next((n for pattern, n in self.uploads if pattern.fullmatch(path)), self.default)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _too_large(send)
             return
         seen = 0
@@ -132,7 +171,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge
             return message
 
@@ -183,10 +222,17 @@ class Site:
     env: jinja2.Environment = field(init=False)
     #: The cycles under the packs' `out/` (`out/cycles/`).
     cycles: CycleStore = field(init=False)
+    #: Worker processes of cycle builds and harvests.
+    workers: Workers = field(init=False)
+    #: Worker processes a cycle build itself uses (`packs cycle --jobs`).
+    cycle_jobs: int = 1
+    roster_limit: int = MAX_ROSTER_BODY
+    returns_limit: int = MAX_RETURNS_BODY
     _frames: dict[str, ProfileFrames] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.cycles = CycleStore(self.store.out)
+        self.workers = Workers(self.store.out)
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.web / "templates"),
             autoescape=True,
@@ -305,6 +351,18 @@ def _download(request: Request, served: ServedFile, kind: str) -> Response:
     if served.etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     return Response(served.data, media_type=kind, headers=headers)
+
+
+def build_text(status: dict[str, Any]) -> str:
+    """One line of a build's state, for the page and its progress bar."""
+    state, done, total = status["state"], int(status["done"]), int(status["total"])
+    if state == "queued":
+        return "Waiting for a worker process…"
+    if state == "running":
+        return f"Building: {done} of {total} profiles done" if total else "Reading the roster…"
+    if state == "done":
+        return f"Built: {status['message']}"
+    return f"Not built: {status['message']}"
 
 
 def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
@@ -439,6 +497,131 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
             raise HTTPException(404, "No such bundle in this cycle.")
         return _download(request, served, ZIP_MEDIA_TYPE)
 
+    def new_cycle_form(**values: Any) -> dict[str, Any]:
+        defaults = {"cycle_name": "", "period": "", "problems": []}
+        return defaults | {"running": site.workers.running()} | values
+
+    async def cycle_new_form(request: Request) -> Response:
+        site.need(request, hr=True)
+        return await site.page(request, "cycle_new.html.j2", **new_cycle_form())
+
+    async def cycle_new(request: Request) -> Response:
+        site.need(request, hr=True)
+        _session, form = await checked_form(request, max_files=1)
+        try:
+            name = str(form.get("name", "")).strip()[:100]
+            period = str(form.get("period", "")).strip()[:100]
+            upload = form.get("roster")
+            problems: list[str] = []
+            running = site.workers.running()
+            if running is not None:
+                problems.append(f"the cycle {running} is being built; wait for it to finish")
+            elif not isinstance(upload, UploadFile) or not upload.filename:
+                problems.append("roster: choose the roster file (CSV or XLSX)")
+            else:
+                suffix = Path(shown_name(upload.filename, "")).suffix.casefold()
+                if suffix not in ROSTER_SUFFIXES:
+                    problems.append("roster: a roster is a .csv or .xlsx file")
+            if not problems:
+                assert isinstance(upload, UploadFile)
+                job, folder = site.workers.new_job()
+                roster = folder / f"roster{suffix}"
+                await save_upload(upload, roster)
+                problems, parsed = await run_in_threadpool(check_cycle, name, period, roster)
+                if not problems:
+                    assert parsed is not None
+                    site.workers.start(
+                        BuildRequest(
+                            job,
+                            folder,
+                            roster,
+                            catalogue.canon,
+                            name,
+                            parsed,
+                            store.out,
+                            store.layout,
+                            store.options,
+                            store.compose_options,
+                            site.cycle_jobs,
+                        )
+                    )
+                    return RedirectResponse(f"/cycles/new/{job}", status_code=303)
+                shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            await form.close()
+        values = new_cycle_form(cycle_name=name, period=period, problems=problems)
+        return await site.page(request, "cycle_new.html.j2", status=400, **values)
+
+    def check_cycle(name: str, period: str, roster: Path) -> tuple[list[str], Period | None]:
+        """The form's values checked as `packs cycle` checks its arguments; the problems as it
+        prints them (the roster located as `roster.csv:LINE`)."""
+        problems: list[Problem] = []
+        parsed = None
+        try:
+            parsed = check_arguments(name, period)
+        except CanonError as exc:
+            problems.extend(exc.problems)
+        taken = None
+        if name in RESERVED_NAMES:
+            taken = f"{name!r} is the name of this page; choose another"
+        elif valid_name(name) and name in site.cycles.names():
+            taken = f"a cycle {name!r} exists already (`packs cycle` updates it); choose another"
+        if taken:
+            problems.insert(0, Problem("--name", 0, taken, "cycle-name"))
+        try:
+            read_roster(roster, [p.id for p in catalogue.canon.profiles], roster.name)
+        except CanonError as exc:
+            if not exc.problems:
+                problems.append(Problem(roster.name, 0, str(exc), "roster-format"))
+            problems.extend(exc.problems)
+        if problems:
+            return RosterError("the cycle's input is invalid", problems).report().splitlines(), None
+        return [], parsed
+
+    async def save_upload(upload: UploadFile, target: Path) -> None:
+        """An uploaded file to `target` (mode 0600), chunk by chunk, off the event loop."""
+
+        def write(chunk: bytes, first: bool) -> None:
+            with target.open("wb" if first else "ab") as fh:
+                fh.write(chunk)
+            if first:
+                os.chmod(target, 0o600)
+
+        first = True
+        while True:
+            chunk = await upload.read(1 << 20)
+            if not chunk and not first:
+                return
+            await run_in_threadpool(write, chunk, first)
+            if not chunk:
+                return
+            first = False
+
+    def build_of(request: Request) -> dict[str, Any]:
+        status = site.workers.status(str(request.path_params["job"]))
+        if status is None:
+            raise HTTPException(404, "No such build.")
+        return status
+
+    async def cycle_build(request: Request) -> Response:
+        site.need(request, hr=True)
+        status = await run_in_threadpool(build_of, request)
+        return await site.page(
+            request,
+            "cycle_build.html.j2",
+            build=status,
+            final=status["state"] in FINAL,
+            text=build_text(status),
+        )
+
+    async def cycle_build_status(request: Request) -> Response:
+        site.need(request, hr=True)
+        status = await run_in_threadpool(build_of, request)
+        return JSONResponse(
+            {k: status[k] for k in ("state", "done", "total", "cycle")}
+            | {"text": build_text(status)}
+        )
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "profiles": len(catalogue.entries)})
 
@@ -499,11 +682,12 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
-    async def checked_form(request: Request) -> tuple[Session, FormData]:
+    async def checked_form(request: Request, max_files: int = 0) -> tuple[Session, FormData]:
         """Every POST: the form, read with limits, and its CSRF token checked (403 without)."""
-        form = await request.form(max_files=0, max_fields=20, max_part_size=8 * 1024)
+        form = await request.form(max_files=max_files, max_fields=20, max_part_size=8 * 1024)
         session = site.session(request)
         if session is None or not csrf_ok(session, form.get("csrf")):
+            await form.close()
             raise HTTPException(403, "This form has expired or did not come from this site.")
         return session, form
 
@@ -535,6 +719,10 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
         Route("/profiles/{profile_id}", profile),
         Route("/profiles/{profile_id}/{name}", profile_file),
         Route("/cycles", cycles),
+        Route("/cycles/new", cycle_new_form, methods=["GET"]),
+        Route("/cycles/new", cycle_new, methods=["POST"]),
+        Route("/cycles/new/{job}", cycle_build),
+        Route("/cycles/new/{job}/status", cycle_build_status),
         Route("/cycles/{name}", cycle_page),
         Route("/cycles/{name}/managers/{file}", cycle_bundle),
         Mount("/static", StaticFiles(directory=site.web / "static"), name="static"),
@@ -544,7 +732,11 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
         LoginRequired: on_login_required,
         PacksError: on_packs_error,
     }
-    middleware = [Middleware(SecurityHeaders), Middleware(BodyLimit)]
+    uploads = [
+        (re.compile(r"/cycles/new"), site.roster_limit),
+        (re.compile(r"/cycles/[^/]+/returns"), site.returns_limit),
+    ]
+    middleware = [Middleware(SecurityHeaders), Middleware(BodyLimit, uploads=uploads)]
     if allowed_hosts:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
     return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)

@@ -1,0 +1,329 @@
+"""Work `packs serve` hands to worker processes: building a cycle from an uploaded roster, and
+harvesting a cycle's returned files. The event loop never renders.
+
+A cycle build is `pipeline.cycle.run.cycle`, called as `packs cycle ROSTER --zip` calls it, in
+a process of a spawned pool (so under the cycle folder's build lock like the command line; a
+second build of one cycle, here or from a terminal, is refused by that lock). Its progress lines
+(`pipeline.build.progress`) are turned into `OUT/cycles/.builds/<job>/status.json`, written
+atomically, which the status page and its JSON endpoint read: a reload, or another tab, shows the
+same state. A job folder holds the roster under a name the server chose (`roster.csv` or
+`roster.xlsx`), never the client's.
+
+A harvest is `packs harvest CYCLE_DIR RETURNED...`'s work (`pipeline.harvest.collect`,
+`pipeline.harvest.results`) over the files uploaded into `CYCLE/returns/files/`, each shown
+under the name the client gave it (as text) but stored under a random one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import os
+import re
+import secrets
+import threading
+import traceback
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.build import write_atomic
+from pipeline.compose import ComposeOptions
+from pipeline.cycle import Period, read_roster
+from pipeline.cycle.run import CYCLES, DIR_MODE, FILE_MODE, cycle
+from pipeline.diagnostics import PacksError
+from pipeline.layout import Layout, RenderOptions
+from pipeline.model import Canon
+from pipeline.render import get_format
+
+#: The formats of a cycle built from the web page: all three, as `packs cycle` defaults to.
+CYCLE_FORMATS = ("docx", "xlsx", "pdf")
+BUILDS = ".builds"
+STATUS = "status.json"
+JOB_ID = re.compile(r"[0-9a-f]{32}")
+ROSTER_SUFFIXES = (".csv", ".xlsx")
+#: Where a cycle's uploads, their index and the harvest's outputs live.
+RETURNS = "returns"
+RETURNED_FILES = "files"
+INDEX = "index.json"
+RESULTS = "results.xlsx"
+SUMMARY = "summary.json"
+
+
+class State:
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+FINAL = (State.DONE, State.FAILED)
+
+
+def make_folder(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    os.chmod(path, DIR_MODE)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode(), FILE_MODE)
+
+
+# --- a cycle build --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Everything the worker needs; pickled once into the spawned process."""
+
+    job: str
+    folder: Path
+    roster: Path
+    canon: Canon
+    name: str
+    period: Period
+    out: Path
+    layout: Layout
+    options: RenderOptions
+    compose: ComposeOptions
+    jobs: int
+
+
+class _StatusLines(io.StringIO):
+    """The build's progress stream, one line at a time, into the job's status file."""
+
+    _BEGIN = re.compile(r"building (\d+) pack")
+    _STEP = re.compile(r"\[\s*(\d+)/(\d+)\]")
+
+    def __init__(self, folder: Path, status: dict[str, Any]) -> None:
+        super().__init__()
+        self.folder = folder
+        self.status = status
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        self._partial += text
+        *lines, self._partial = self._partial.split("\n")
+        for line in lines:
+            self.line(line)
+        return len(text)
+
+    def line(self, line: str) -> None:
+        if begin := self._BEGIN.match(line):
+            self.status["total"] = int(begin.group(1))
+        elif step := self._STEP.match(line):
+            self.status["done"], self.status["total"] = int(step.group(1)), int(step.group(2))
+        elif line.startswith("FAILED "):
+            self.status["problems"].append(line)
+        else:
+            return
+        write_json(self.folder / STATUS, self.status)
+
+
+def run_build(request: BuildRequest) -> None:
+    """The worker's side of a cycle build; every outcome ends in the status file."""
+    status: dict[str, Any] = {
+        "job": request.job,
+        "cycle": request.name,
+        "period": str(request.period),
+        "state": State.RUNNING,
+        "done": 0,
+        "total": 0,
+        "message": "",
+        "problems": [],
+    }
+    write_json(request.folder / STATUS, status)
+    try:
+        roster = read_roster(
+            request.roster, [p.id for p in request.canon.profiles], request.roster.name
+        )
+        report = cycle(
+            request.canon,
+            roster,
+            request.name,
+            request.period,
+            [get_format(n) for n in CYCLE_FORMATS],
+            request.out,
+            request.layout,
+            request.options,
+            request.compose,
+            jobs=request.jobs,
+            zip=True,
+            progress=_StatusLines(request.folder, status),
+            tty=False,
+        )
+        status["message"] = report.line()
+        status["state"] = State.FAILED if report.failed else State.DONE
+    except PacksError as exc:
+        status["state"] = State.FAILED
+        status["problems"] += exc.report().splitlines()
+        status["message"] = "the cycle was not built"
+    except Exception as exc:  # a bug: say so, keep the trace with the job
+        status["state"] = State.FAILED
+        status["message"] = f"internal error (a bug): {type(exc).__name__}"
+        (request.folder / "traceback.txt").write_text(traceback.format_exc())
+    write_json(request.folder / STATUS, status)
+
+
+# --- a harvest ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HarvestRequest:
+    cycle_dir: Path
+    canon: Canon
+    layout: Layout
+    epoch: int | None
+    #: (stored path, name shown) of every uploaded file, in upload order.
+    files: tuple[tuple[Path, str], ...]
+
+
+def run_harvest(request: HarvestRequest) -> dict[str, Any]:
+    """`packs harvest CYCLE_DIR FILES...` over the uploads; writes `returns/results.xlsx` and
+    `returns/summary.json`, and returns that summary."""
+    from pipeline.harvest.collect import (
+        SUFFIXES,
+        VERDICTS,
+        CanonMatcher,
+        CycleMatcher,
+        Return,
+        Verdict,
+        canon_texts,
+        examine,
+        settle_duplicates,
+    )
+    from pipeline.harvest.results import write_results
+
+    by_profile = CanonMatcher(request.canon, request.layout)
+    matcher = CycleMatcher(request.cycle_dir, by_profile)
+    returns: list[Return] = []
+    for path, shown in request.files:
+        if path.suffix.lower() in SUFFIXES:
+            returns.append(examine(path, shown, matcher))
+        else:
+            returns.append(Return(shown, "", "", Verdict.SKIPPED, "not a .docx or .xlsx file"))
+    settle_duplicates(returns)
+    people = matcher.people()
+    texts: dict[str, dict[str, str]] = {}
+    for person in people:
+        frames = by_profile.frames(person.profile)
+        if frames is not None:
+            canon_texts(frames, request.layout, texts)
+    folder = request.cycle_dir / RETURNS
+    write_results(folder / RESULTS, None, people, returns, texts, request.epoch)
+    os.chmod(folder / RESULTS, FILE_MODE)
+    summary = {
+        "counts": {v.value: sum(r.verdict is v for r in returns) for v in VERDICTS},
+        "files": [
+            {
+                "name": r.path,
+                "kind": r.kind,
+                "employee_id": r.employee_id,
+                "verdict": r.verdict.value,
+                "message": r.message,
+            }
+            for r in returns
+        ],
+        "returned": sorted({r.employee_id for r in returns if r.verdict is Verdict.OK}),
+        "issued": len(people),
+    }
+    write_json(folder / SUMMARY, summary)
+    return summary
+
+
+# --- the server's side ----------------------------------------------------------------------------
+
+
+class Workers:
+    """The server's worker processes (spawned: the server's threads are not forked) and the
+    builds it started. One cycle build at a time; harvests beside it."""
+
+    def __init__(self, out: Path, processes: int = 2) -> None:
+        self.builds = Path(out).resolve() / CYCLES / BUILDS
+        self.processes = processes
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: dict[str, Future[None]] = {}
+        self._lock = threading.Lock()
+
+    def pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    self.processes, mp_context=multiprocessing.get_context("spawn")
+                )
+            return self._pool
+
+    def new_job(self) -> tuple[str, Path]:
+        job = secrets.token_hex(16)
+        make_folder(self.builds.parent)
+        make_folder(self.builds)
+        folder = self.builds / job
+        folder.mkdir(mode=DIR_MODE)
+        return job, folder
+
+    def running(self) -> str | None:
+        """The cycle a build of this server is building now, if any."""
+        for job, future in self._futures.items():
+            if not future.done():
+                status = self.status(job)
+                return str(status["cycle"]) if status else "?"
+        return None
+
+    def start(self, request: BuildRequest) -> None:
+        write_json(
+            request.folder / STATUS,
+            {
+                "job": request.job,
+                "cycle": request.name,
+                "period": str(request.period),
+                "state": State.QUEUED,
+                "done": 0,
+                "total": 0,
+                "message": "",
+                "problems": [],
+            },
+        )
+        self._futures[request.job] = self.pool().submit(run_build, request)
+
+    def status(self, job: str) -> dict[str, Any] | None:
+        """A job's status (None for an id that is no job of this `out/`)."""
+        if not JOB_ID.fullmatch(job):
+            return None
+        try:
+            status = dict(json.loads((self.builds / job / STATUS).read_bytes()))
+        except (OSError, ValueError):
+            return None
+        if status.get("state") in FINAL:
+            return status
+        future = self._futures.get(job)
+        if future is None:
+            status["state"] = State.FAILED
+            status["message"] = "the server stopped before this build finished; start it again"
+        elif future.done() and future.exception() is not None:
+            status["state"] = State.FAILED
+            status["message"] = f"the build's worker process failed: {future.exception()}"
+        return status
+
+    def wait(self, job: str, timeout: float) -> None:
+        """Block until a build of this server ends (tests, shutdown)."""
+        future = self._futures.get(job)
+        if future is not None:
+            future.result(timeout=timeout)
+
+    def harvest(self, request: HarvestRequest) -> Future[dict[str, Any]]:
+        return self.pool().submit(run_harvest, request)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+
+
+def shown_name(name: str | None, fallback: str) -> str:
+    """A client's file name as text to show: its last part, printable, at most 120 chars."""
+    base = re.split(r"[/\\]", name or "")[-1]
+    text = "".join(c for c in base if c.isprintable()).strip()[:120]
+    return text or fallback
