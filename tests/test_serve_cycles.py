@@ -440,3 +440,167 @@ def test_a_cycle_upload_needs_hr_csrf_and_a_bounded_body(
         assert too_big.status_code == 413
         assert too_big.text == "request body too large\n"
     assert not (tmp_path / "small" / "cycles").exists()
+
+
+# --- /cycles/<NAME>/returns -----------------------------------------------------------------------
+
+
+def zip_bomb(name: str = "word/document.xml", mib: int = 65) -> bytes:
+    """A small zip whose one member unpacks to more than the harvest's 64 MiB."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z,
+        z.open(name, "w", force_zip64=True) as member,
+    ):
+        chunk = bytes(1 << 20)
+        for _ in range(mib):
+            member.write(chunk)
+    return out.getvalue()
+
+
+@pytest.fixture
+def returns_site(tmp_path: Path, built: Path, users: Path) -> Iterator[tuple[TestClient, Site]]:
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(built, out)
+    site = make_site(CANON_DIR, out, load_accounts(users))
+    try:
+        with make_client(site) as c:
+            yield c, site
+    finally:
+        site.workers.close()
+
+
+def issued(site: Site, eid: str, suffix: str) -> bytes:
+    kind = "review-form.docx" if suffix == "docx" else "mbo-tracker.xlsx"
+    return (site.store.out / "cycles" / NAME / "people" / eid / f"{eid}.{kind}").read_bytes()
+
+
+def upload(client: TestClient, files: list[tuple[str, bytes]], csrf: str | None = None) -> Response:
+    if csrf is None:
+        csrf = csrf_of(client.get(f"/cycles/{NAME}/returns").text)
+    return client.post(
+        f"/cycles/{NAME}/returns",
+        data={"csrf": csrf},
+        files=[("files", (name, data, "application/octet-stream")) for name, data in files],
+    )
+
+
+def test_hr_uploads_returns_and_downloads_the_results(
+    returns_site: tuple[TestClient, Site],
+) -> None:
+    from openpyxl import load_workbook
+
+    client, site = returns_site
+    as_user(client, HR)
+    empty = client.get(f"/cycles/{NAME}/returns")
+    assert empty.status_code == 200 and "No returned file yet." in empty.text
+    assert client.get(f"/cycles/{NAME}/returns/results.xlsx").status_code == 404
+    hostile_name = "<img src=x onerror=alert(1)> {{ 7*7 }}.docx"
+    response = upload(
+        client,
+        [
+            ("E1101 form.docx", issued(site, "E1101", "docx")),
+            ("E1101 tracker.xlsx", issued(site, "E1101", "xlsx")),
+            (hostile_name, issued(site, "E2201", "docx")),
+            ("../../../escape.xlsx", issued(site, "E2201", "xlsx")),
+            ("notes.txt", b"not a form"),
+            ("bomb.docx", zip_bomb()),
+            ("again.docx", issued(site, "E1101", "docx")),
+        ],
+    )
+    assert response.status_code == 200, response.text
+    tree = page(response.text)
+    refused = [" ".join(li.itertext()) for li in tree.xpath("//div[@class='problems']//li")]
+    assert refused == [
+        "notes.txt : not a .docx or .xlsx file; not stored",
+        "bomb.docx : file unpacks to more than 64 MiB; refusing it; not stored",
+        "again.docx : uploaded before (the same bytes); not stored again",
+    ]
+    counts = dict(
+        zip(
+            tree.xpath("//table[@id='verdicts']//td[1]/text()"),
+            tree.xpath("//table[@id='verdicts']//td[2]/text()"),
+            strict=True,
+        )
+    )
+    assert counts["ok"] == "4" and sum(int(n) for n in counts.values()) == 4
+    names = tree.xpath("//table[@id='returned']//td[1]/text()")
+    assert names == ["E1101 form.docx", "E1101 tracker.xlsx", hostile_name, "escape.xlsx"]
+    assert not tree.xpath("//main//script")
+    stored = sorted((site.store.out / "cycles" / NAME / "returns" / "files").iterdir())
+    assert len(stored) == 4
+    assert all(len(p.stem) == 32 and p.suffix in (".docx", ".xlsx") for p in stored)
+    assert all((p.stat().st_mode & 0o077) == 0 for p in stored)
+    assert not list(site.store.out.rglob("escape.xlsx")) and not list(site.store.out.rglob("*.txt"))
+
+    results = client.get(f"/cycles/{NAME}/returns/results.xlsx")
+    assert results.status_code == 200
+    assert results.headers["content-type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert results.headers["content-disposition"].startswith('attachment; filename="results.xlsx"')
+    book = load_workbook(io.BytesIO(results.content), read_only=True)
+    assert book.sheetnames == ["Results", "Returns", "People", "Summary"]
+    listed = [row[0] for row in book["Returns"].iter_rows(min_row=2, values_only=True)]
+    verdicts = [row[4] for row in book["Returns"].iter_rows(min_row=2, values_only=True)]
+    book.close()
+    assert listed == names and verdicts == ["ok"] * 4
+
+    cycle_page = page(client.get(f"/cycles/{NAME}").text)
+    rows = cycle_page.xpath("//section[@aria-labelledby='people']//tbody/tr")
+    returned = {r.xpath("td[1]/text()")[0]: r.xpath("string(td[5])") for r in rows}
+    assert returned["E1101"] == "yes" and returned["E2201"] == "yes" and returned["E1000"] == "no"
+
+    client.cookies.clear()
+    as_user(client, MANAGER)
+    mine = page(client.get(f"/cycles/{NAME}").text)
+    rows = mine.xpath("//section[@aria-labelledby='people']//tbody/tr")
+    assert {r.xpath("td[1]/text()")[0]: r.xpath("string(td[5])") for r in rows}["E1101"] == "yes"
+    for url in (f"/cycles/{NAME}/returns", f"/cycles/{NAME}/returns/results.xlsx"):
+        refused_page = client.get(url)
+        assert refused_page.status_code == 403, url
+        assert "This page is for HR accounts." in refused_page.text
+    assert upload(client, [("x.docx", b"x")], csrf="x").status_code == 403
+
+
+def test_returned_uploads_need_csrf_and_a_bounded_body(
+    returns_site: tuple[TestClient, Site], users: Path, tmp_path: Path
+) -> None:
+    client, site = returns_site
+    as_user(client, HR)
+    no_token = client.post(
+        f"/cycles/{NAME}/returns",
+        files=[("files", ("a.docx", issued(site, "E1101", "docx"), "application/octet-stream"))],
+    )
+    assert no_token.status_code == 403
+    assert not (site.store.out / "cycles" / NAME / "returns").exists()
+    site.returns_limit = 10_000
+    with make_client(site) as limited:
+        as_user(limited, HR)
+        too_big = upload(limited, [("a.docx", issued(site, "E1101", "docx"))])
+    assert too_big.status_code == 413
+    assert not (site.store.out / "cycles" / NAME / "returns").exists()
+    nothing = upload(client, [])
+    assert nothing.status_code == 400 and "choose one or more returned forms" in nothing.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/cycles/%2e%2e/returns",
+        "/cycles/..%2f..%2f/returns",
+        f"/cycles/{NAME}/returns/%2e%2e%2fcycle.json",
+        f"/cycles/{NAME}/returns/..%2fresults.xlsx",
+        "/cycles/%2e%2e/returns/results.xlsx",
+    ],
+)
+def test_dot_dot_in_the_returns_paths_is_404(
+    returns_site: tuple[TestClient, Site], path: str
+) -> None:
+    client, _site = returns_site
+    as_user(client, HR)
+    assert client.get(path).status_code == 404
+    csrf = csrf_of(client.get(f"/cycles/{NAME}/returns").text)
+    assert client.post(path, data={"csrf": csrf}).status_code in (404, 405)

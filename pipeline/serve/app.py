@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import hashlib
 import os
 import re
 import shutil
+import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +54,7 @@ from pipeline.cycle import (
     read_roster,
 )
 from pipeline.diagnostics import CanonError, PacksError, Problem
+from pipeline.harvest.collect import MAX_FILE_BYTES
 from pipeline.layout import LAYOUTS_DIR
 from pipeline.model import Frame, Group, ProfileFrames
 from pipeline.ooxml.archive import iso_utc
@@ -67,10 +70,16 @@ from pipeline.serve.cycles import (
 )
 from pipeline.serve.jobs import (
     FINAL,
+    RESULTS,
+    RETURNS,
     ROSTER_SUFFIXES,
     BuildRequest,
+    HarvestRequest,
     Workers,
+    read_summary,
+    returned_files,
     shown_name,
+    store_returned,
 )
 from pipeline.serve.packs import (
     ZIP_MEDIA_TYPE,
@@ -85,6 +94,7 @@ from pipeline.serve.sessions import COOKIE, LoginThrottle, Session, SessionStore
 #: The web layout: page templates and static files (presentation, not code).
 WEB_LAYOUT = LAYOUTS_DIR / "web"
 PACK_ZIP = "pack.zip"
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: Request bodies larger than this are refused with 413 (but on the upload pages).
 MAX_BODY = 64 * 1024
 #: A roster upload: the roster's own limit and room for the form around it.
@@ -227,6 +237,7 @@ class Site:
     #: Worker processes a cycle build itself uses (`packs cycle --jobs`).
     cycle_jobs: int = 1
     roster_limit: int = MAX_ROSTER_BODY
+    returns_lock: threading.Lock = field(default_factory=threading.Lock)
     returns_limit: int = MAX_RETURNS_BODY
     _frames: dict[str, ProfileFrames] = field(init=False, default_factory=dict)
 
@@ -474,6 +485,8 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
         user = site.need(request)
         record = await run_in_threadpool(cycle_of, request, user)
         reports = Counter(p.manager_id for p in record.people if p.manager_id)
+        summary = await run_in_threadpool(read_summary, site.cycles.folder(record.cycle))
+        returned = None if summary is None else set(summary["returned"])
         return await site.page(
             request,
             "cycle.html.j2",
@@ -482,7 +495,7 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
             people=visible_people(user, record),
             bundles=managers_shown(user, record),
             reports=reports,
-            returned=None,
+            returned=returned,
         )
 
     async def cycle_bundle(request: Request) -> Response:
@@ -622,6 +635,76 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
             | {"text": build_text(status)}
         )
 
+    async def cycle_returns(request: Request) -> Response:
+        site.need(request, hr=True)
+        record = await run_in_threadpool(cycle_of, request, site.need(request))
+        summary = await run_in_threadpool(read_summary, site.cycles.folder(record.cycle))
+        return await site.page(
+            request, "cycle_returns.html.j2", record=record, summary=summary, refused=[]
+        )
+
+    async def cycle_returns_upload(request: Request) -> Response:
+        user = site.need(request, hr=True)
+        record = await run_in_threadpool(cycle_of, request, user)
+        folder = site.cycles.folder(record.cycle)
+        _session, form = await checked_form(request, max_files=MAX_RETURNED_FILES)
+        refused: list[tuple[str, str]] = []
+        stored = 0
+        try:
+            for upload in form.getlist("files"):
+                if not isinstance(upload, UploadFile) or not upload.filename:
+                    continue
+                shown = shown_name(upload.filename, "unnamed file")
+                data = await upload.read(MAX_FILE_BYTES + 1)
+                why = await run_in_threadpool(store_one, folder, shown, data)
+                if why is None:
+                    stored += 1
+                else:
+                    refused.append((shown, why))
+        finally:
+            await form.close()
+        summary = await run_in_threadpool(read_summary, folder)
+        if stored or (summary is None and returned_files(folder)):
+            request_ = HarvestRequest(
+                folder,
+                catalogue.canon,
+                store.layout,
+                store.options.timestamp,
+                await run_in_threadpool(returned_files, folder),
+            )
+            summary = await asyncio.wrap_future(site.workers.harvest(request_))
+        if not stored and not refused:
+            refused.append(("", "choose one or more returned forms (.docx) or trackers (.xlsx)"))
+        return await site.page(
+            request,
+            "cycle_returns.html.j2",
+            status=200 if stored else 400,
+            record=record,
+            summary=summary,
+            refused=refused,
+        )
+
+    def store_one(folder: Path, shown: str, data: bytes) -> str | None:
+        with site.returns_lock:
+            return store_returned(folder, shown, data)
+
+    async def cycle_results(request: Request) -> Response:
+        user = site.need(request, hr=True)
+        record = await run_in_threadpool(cycle_of, request, user)
+        path = site.cycles.folder(record.cycle) / RETURNS / RESULTS
+
+        def read() -> ServedFile | None:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                return None
+            return ServedFile(RESULTS, data, hashlib.sha256(data).hexdigest())
+
+        served = await run_in_threadpool(read)
+        if served is None:
+            raise HTTPException(404, "No results yet: upload returned files first.")
+        return _download(request, served, XLSX_MEDIA_TYPE)
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "profiles": len(catalogue.entries)})
 
@@ -725,6 +808,9 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
         Route("/cycles/new/{job}/status", cycle_build_status),
         Route("/cycles/{name}", cycle_page),
         Route("/cycles/{name}/managers/{file}", cycle_bundle),
+        Route("/cycles/{name}/returns", cycle_returns, methods=["GET"]),
+        Route("/cycles/{name}/returns", cycle_returns_upload, methods=["POST"]),
+        Route(f"/cycles/{{name}}/returns/{RESULTS}", cycle_results),
         Mount("/static", StaticFiles(directory=site.web / "static"), name="static"),
     ]
     handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
