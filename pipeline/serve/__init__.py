@@ -1,6 +1,8 @@
 """`packs serve`: the HR download page (Starlette on uvicorn, Jinja2 pages from `layouts/web/`).
 
 - `packs.py`: the profile catalogue and the packs of `out/`, exactly as `packs build` writes them;
+- `cycles.py`: the review cycles of `out/cycles/` as their `cycle.json` says, and who sees what;
+- `jobs.py`: cycle builds and harvests in worker processes, their status on disk, the uploads;
 - `accounts.py`: the users file, scrypt hashes, roles;
 - `sessions.py`: server-side sessions, CSRF tokens, the failed-login throttle;
 - `app.py`: routes, pages, security headers;

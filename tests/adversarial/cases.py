@@ -338,6 +338,7 @@ _BUILD_T = "tests/test_build.py::"
 _FAULT_T = f"{_HERE}/test_faults.py::"
 _WEB_T = "tests/test_serve.py::"
 _BROWSER_T = "tests/test_serve_browser.py::"
+_WEBC_T = "tests/test_serve_cycles.py::"
 
 
 def _canon_outcome(case: CanonCase) -> str:
@@ -665,32 +666,51 @@ CASES: tuple[Case, ...] = (
     Case(
         WEB,
         "XSS strings in canon text (every string of the two tables above, on the list and the "
-        "profile page)",
+        "profile page), in roster names (the cycle pages) and in uploaded file names",
         "literal text: no `script`, `style`, `img`, `iframe` or `on…` attribute in the page, "
         "every link on the site; `{{ 7*7 }}` shows as typed",
-        (f"{_WEB_T}test_hostile_canon_text_renders_literally_on_every_page",),
+        (
+            f"{_WEB_T}test_hostile_canon_text_renders_literally_on_every_page",
+            f"{_WEBC_T}test_roster_names_render_literally",
+            f"{_WEBC_T}test_hr_uploads_returns_and_downloads_the_results",
+        ),
     ),
     Case(
         WEB,
         "`..`, `%2e%2e`, `%2f`, `%00` and look-alike ids in every path parameter (profile id, "
-        "file name, static file), in a raw request line too",
-        "404 before any file is touched (nothing built, nothing read)",
+        "file name, static file, cycle name, manager id, the returns pages), in a raw request "
+        "line too",
+        "404 before any file is touched (nothing built, nothing read): a cycle name must be a "
+        "safe folder name holding a `cycle.json` that names it, a manager id one of its bundles",
         (
             f"{_WEB_T}test_path_parameters_outside_the_canon_are_404_before_any_file_is_touched",
+            f"{_WEBC_T}test_path_parameters_outside_a_cycle_are_404",
+            f"{_WEBC_T}test_dot_dot_in_the_returns_paths_is_404",
             f"{_BROWSER_T}test_dot_dot_in_a_raw_request_line_is_404",
         ),
     ),
     Case(
         WEB,
-        "a POST without its CSRF token, or with another one",
-        "403 `This form has expired or did not come from this site.`; the session is unchanged",
-        (f"{_WEB_T}test_every_post_needs_its_csrf_token",),
+        "a POST without its CSRF token, or with another one (login, logout, a roster, returned "
+        "files)",
+        "403 `This form has expired or did not come from this site.`; the session is unchanged, "
+        "nothing stored",
+        (
+            f"{_WEB_T}test_every_post_needs_its_csrf_token",
+            f"{_WEBC_T}test_a_cycle_upload_needs_hr_csrf_and_a_bounded_body",
+            f"{_WEBC_T}test_returned_uploads_need_csrf_and_a_bounded_body",
+        ),
     ),
     Case(
         WEB,
-        "oversize request body (declared or sent)",
-        "413 `request body too large`",
-        (f"{_WEB_T}test_an_oversize_request_body_is_413",),
+        "oversize request body (declared or sent): a form over 64 KiB, a roster upload over "
+        "64 MiB + 64 KiB, returned files over 256 MiB in one upload",
+        "413 `request body too large`; nothing stored",
+        (
+            f"{_WEB_T}test_an_oversize_request_body_is_413",
+            f"{_WEBC_T}test_a_cycle_upload_needs_hr_csrf_and_a_bounded_body",
+            f"{_WEBC_T}test_returned_uploads_need_csrf_and_a_bounded_body",
+        ),
     ),
     Case(
         WEB,
@@ -706,12 +726,50 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         WEB,
-        "a manager reaching for HR pages (`/download`)",
+        "a manager reaching for HR pages (`/download`, `/cycles/new`, `/cycles/<NAME>/returns`, "
+        "`results.xlsx`)",
         "403 `This page is for HR accounts.`",
         (
             f"{_WEB_T}test_a_manager_sees_profiles_but_not_hr_pages",
+            f"{_WEBC_T}test_a_cycle_upload_needs_hr_csrf_and_a_bounded_body",
+            f"{_WEBC_T}test_hr_uploads_returns_and_downloads_the_results",
             f"{_BROWSER_T}test_a_manager_sees_profiles_but_hr_pages_are_refused",
         ),
+    ),
+    Case(
+        WEB,
+        "a manager reaching for another manager's bundle, or for a cycle without their reports",
+        "404 `No such bundle in this cycle.` / `No such cycle.`; their cycle page lists only "
+        "their own reports (no other name or employee id) and their own bundle",
+        (
+            f"{_WEBC_T}test_a_manager_sees_only_their_reports_and_their_bundle",
+            f"{_WEBC_T}test_another_manager_sees_only_theirs",
+            f"{_WEBC_T}test_a_manager_without_reports_sees_no_cycle",
+        ),
+    ),
+    Case(
+        WEB,
+        "zip bomb upload (a returned .docx unpacking to more than 64 MiB); a .txt; the same "
+        "bytes twice",
+        "not stored, listed: `bomb.docx: file unpacks to more than 64 MiB; refusing it; not "
+        "stored` (the harvest's package checks), `not a .docx or .xlsx file; not stored`, "
+        "`uploaded before (the same bytes); not stored again`",
+        (f"{_WEBC_T}test_hr_uploads_returns_and_downloads_the_results",),
+    ),
+    Case(
+        WEB,
+        "an uploaded file named `../../../escape.xlsx` or with markup",
+        "stored as `returns/files/<32 hex>.xlsx` in the cycle (mode 0600), never under the "
+        "client's name; shown (and listed in results.xlsx) as its last part, as text",
+        (f"{_WEBC_T}test_hr_uploads_returns_and_downloads_the_results",),
+    ),
+    Case(
+        WEB,
+        "a roster with problems uploaded on `/cycles/new` (and an unsafe cycle name)",
+        "400 listing every problem as `packs cycle` prints it (`--name: error: '../x' is not a "
+        "safe folder name …`, `roster.csv:3: error: column 'profile': unknown profile …`, "
+        "`4 problems found`), escaped; nothing built, the upload removed",
+        (f"{_WEBC_T}test_roster_problems_are_shown_located_and_escaped",),
     ),
     Case(
         WEB,
