@@ -2,7 +2,9 @@
 
 The server is a real `packs serve --port 0` process on 127.0.0.1 (tests/webserver.py); the
 browser walks it as HR (sign in, search, open the seed profile, download the pack and one file,
-compare them with `packs build`) and as a manager (profile pages yes, HR pages no). axe-core
+compare them with `packs build`; start a cycle from a roster, wait for its build, download a
+manager bundle, upload returned files, download results.xlsx) and as a manager (profile pages
+and their own bundle yes; another manager's bundle 404, HR pages 403). axe-core
 (from the npm registry, installed by tasks.py) runs on every page: no serious or critical
 violation. Every wait is bounded (Playwright timeouts, the server's start and stop).
 
@@ -11,9 +13,12 @@ violation. Every wait is bounded (Playwright timeouts, the server's start and st
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 import socket
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,7 @@ from tests.conftest import REPO, SEED_ID
 from tests.webserver import (
     HR,
     MANAGER,
+    MANAGER_ID,
     make_users,
     reference_build,
     running_server,
@@ -33,6 +39,17 @@ from tests.webserver import (
 AXE = REPO / ".venv" / "node" / "node_modules" / "axe-core" / "axe.min.js"
 #: Milliseconds any one browser action or navigation may take.
 STEP_TIMEOUT_MS = 20_000
+#: Milliseconds a whole cycle build (five people, three profiles, handouts) may take.
+CYCLE_TIMEOUT_MS = 600_000
+CYCLE = "2027-browser"
+#: employee id, name, profile, manager id: the browser's roster (a name that is markup too).
+ROSTER = (
+    ("E1000", "Top Person", SEED_ID, ""),
+    (MANAGER_ID, "Max Manager", SEED_ID, "E1000"),
+    ("E2002", "Olga Other", "ENGR.GEN.M2", "E1000"),
+    ("E1101", "<script>alert(1)</script> Ann", SEED_ID, MANAGER_ID),
+    ("E2201", "Secret Report of Olga", "ENGR.PLATFORM.P3", "E2002"),
+)
 DOCS = REPO / "docs"
 
 
@@ -252,6 +269,11 @@ def test_wrong_passwords_in_the_browser_end_in_a_lock_out(walk: Walk) -> None:
         "/static/../templates/base.html.j2",
         "/profiles/%2e%2e/%2e%2e/etc/passwd",
         f"/profiles/{SEED_ID}/%2e%2e%2f%2e%2e%2fusers.json",
+        "/cycles/../../etc/passwd",
+        "/cycles/%2e%2e/managers/%2e%2e.zip",
+        f"/cycles/{CYCLE}/managers/../../../users.json",
+        f"/cycles/{CYCLE}/returns/%2e%2e%2fcycle.json",
+        "/cycles/new/..%2f..%2fusers.json/status",
     ],
 )
 def test_dot_dot_in_a_raw_request_line_is_404(server: str, target: str) -> None:
@@ -265,3 +287,111 @@ def test_dot_dot_in_a_raw_request_line_is_404(server: str, target: str) -> None:
     status = reply.split(b"\r\n", 1)[0]
     assert status in (b"HTTP/1.1 404 Not Found", b"HTTP/1.1 303 See Other"), status
     assert b"root:" not in reply and b"scrypt$" not in reply and b"{% block" not in reply
+
+
+def test_hr_builds_a_cycle_uploads_returns_and_downloads_the_results(
+    walk: Walk, work: Path, accept: bool
+) -> None:
+    from openpyxl import load_workbook
+
+    page = walk.page
+    roster = work / "roster.csv"
+    with roster.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["employee_id", "name", "profile", "manager_id"])
+        writer.writerows(ROSTER)
+    walk.goto("/cycles")
+    walk.sign_in(*HR)
+    assert page.url == walk.base + "/cycles"
+    walk.check_accessible()
+    page.get_by_role("link", name="Start a cycle from a roster").click()
+    page.wait_for_load_state()
+    assert page.url == walk.base + "/cycles/new"
+    walk.check_accessible()
+    page.get_by_label("Roster").set_input_files(str(roster))
+    page.get_by_label("Cycle name").fill(CYCLE)
+    page.get_by_label("Review period").fill("2027-01-01/2027-12-31")
+    walk.screenshot("web-cycle-new.png", accept)
+    page.get_by_role("button", name="Build the cycle").click()
+    page.wait_for_load_state()
+    assert page.url.startswith(walk.base + "/cycles/new/")
+    walk.check_accessible()
+    # the page's script polls the status and reloads the page when the build has ended
+    opened = page.get_by_role("link", name=f"Open the cycle {CYCLE}")
+    opened.wait_for(timeout=CYCLE_TIMEOUT_MS)
+    assert page.get_by_role("status").inner_text().startswith("Built: built 5, skipped 0")
+    walk.check_accessible()
+    opened.click()
+    page.wait_for_load_state()
+    assert page.url == f"{walk.base}/cycles/{CYCLE}"
+    names = page.locator("section[aria-labelledby=people] tbody td:nth-child(2)").all_inner_texts()
+    assert sorted(names) == sorted(r[1] for r in ROSTER)  # the markup name as typed
+    walk.check_accessible()
+    walk.screenshot("web-cycle.png", accept)
+
+    bundle = walk.download(f"{MANAGER_ID}.zip")
+    on_disk = work / "served-out" / "cycles" / CYCLE / "managers" / f"{MANAGER_ID}.zip"
+    assert bundle == on_disk.read_bytes()
+    members = zip_members(bundle)
+    assert f"handouts/{SEED_ID}.handout.pdf" in members
+    returned = []
+    for name in ("E1101.review-form.docx", "E1101.mbo-tracker.xlsx"):
+        target = walk.downloads / f"returned {name}"
+        target.write_bytes(members[f"E1101/{name}"])
+        returned.append(str(target))
+
+    page.get_by_role("link", name="Returned files and results").click()
+    page.wait_for_load_state()
+    walk.check_accessible()
+    page.get_by_label("Returned review forms (.docx) and trackers (.xlsx)").set_input_files(
+        returned
+    )
+    page.get_by_role("button", name="Upload and read them").click()
+    page.wait_for_load_state()
+    verdicts = page.locator("table#returned tbody td:nth-child(4)").all_inner_texts()
+    assert verdicts == ["ok", "ok"]
+    assert "Returned by 1 of 5 people." in page.inner_text("main")
+    walk.check_accessible()
+    walk.screenshot("web-cycle-returns.png", accept)
+    results = walk.download("Download results.xlsx")
+    book = load_workbook(io.BytesIO(results), read_only=True)
+    try:
+        assert book.sheetnames == ["Results", "Returns", "People", "Summary"]
+        rows = list(book["Returns"].iter_rows(min_row=2, values_only=True))
+        assert [(r[0], r[3], r[4]) for r in rows] == [
+            ("returned E1101.review-form.docx", "E1101", "ok"),
+            ("returned E1101.mbo-tracker.xlsx", "E1101", "ok"),
+        ]
+        people = {r[0]: r for r in book["People"].iter_rows(min_row=2, values_only=True)}
+        assert people["E1101"][1] == "<script>alert(1)</script> Ann"
+    finally:
+        book.close()
+
+
+def test_a_manager_downloads_only_their_own_bundle(walk: Walk, work: Path) -> None:
+    """Runs after the HR walk above, which builds the cycle."""
+    page = walk.page
+    if not (work / "served-out" / "cycles" / CYCLE / "cycle.json").is_file():
+        pytest.fail("the HR walk did not build the cycle")
+    walk.goto(f"/cycles/{CYCLE}")
+    walk.sign_in(*MANAGER)
+    assert page.url == f"{walk.base}/cycles/{CYCLE}"
+    ids = page.locator("section[aria-labelledby=people] tbody td:nth-child(1)").all_inner_texts()
+    assert ids == ["E1101"]
+    text = page.inner_text("main")
+    assert "Secret Report of Olga" not in text and "E2002.zip" not in text
+    walk.check_accessible()
+    bundle = walk.download(f"{MANAGER_ID}.zip")
+    on_disk = work / "served-out" / "cycles" / CYCLE / "managers" / f"{MANAGER_ID}.zip"
+    assert bundle == on_disk.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(bundle)) as z:
+        assert all(not n.startswith("E2201/") for n in z.namelist())
+    response = walk.goto(f"/cycles/{CYCLE}/managers/E2002.zip")
+    assert response.status == 404
+    assert "No such bundle in this cycle." in page.inner_text("main")
+    walk.check_accessible(status_shown=404)
+    for hr_page in (f"/cycles/{CYCLE}/returns", "/cycles/new"):
+        response = walk.goto(hr_page)
+        assert response.status == 403, hr_page
+        assert "This page is for HR accounts." in page.inner_text("main")
+        walk.check_accessible(status_shown=403)
