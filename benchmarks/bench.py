@@ -438,7 +438,7 @@ def _xlsx_content(frames: ProfileFrames, lay: Layout) -> XlsxContent:
     from pipeline.render import to_xlsx
 
     s = to_xlsx.settings_for(lay)
-    taken = {str(s.readme["sheet"]).casefold(), to_xlsx.META_SHEET.casefold()}
+    taken = {s.readme.sheet.casefold(), to_xlsx.META_SHEET.casefold()}
     plans = tuple(
         to_xlsx.sheet_plan(to_xlsx.sheet_name(f.short_title, taken), f, s) for f in frames.frames
     )
@@ -460,7 +460,7 @@ def _xlsx_bare(content: XlsxContent, options: RenderOptions) -> bytes:
     wb = Workbook()
     readme = wb.active
     assert readme is not None
-    readme.title = str(s.readme["sheet"])
+    readme.title = s.readme.sheet
     for row, text in enumerate((frames.page_title, frames.breadcrumb, frames.intro), 1):
         cell = readme.cell(row=row, column=2, value=text)
         cell.font, cell.alignment = s.body_font, s.wrap

@@ -304,7 +304,7 @@ def _check_cluster(text: str) -> None:
 
 def _render_options(args: argparse.Namespace, layout: Layout) -> RenderOptions:
     """`--page-size` (else the layout's) and `--form-password`, stamped with SOURCE_DATE_EPOCH."""
-    page_size = args.page_size or str(layout.section("page").get("size", "A4"))
+    page_size = args.page_size or layout.config.page.size
     return RenderOptions(
         page_size=page_size, form_password=args.form_password, timestamp=source_date_epoch()
     )

@@ -5,6 +5,7 @@ reader. Every check reads the real file the renderer wrote.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import importlib.util
 import io
 import re
@@ -319,10 +320,10 @@ def test_committed_reference_docx_is_what_its_script_builds(layout: Layout) -> N
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     built = module.build()
-    assert built == layout.path(layout.section("docx")["reference"]).read_bytes()
+    assert built == layout.path(layout.config.docx.reference).read_bytes()
     styles = etree.fromstring(parts(built)["word/styles.xml"], SAFE)
     ids = {s.get(w("styleId")) for s in styles.iter(w("style"))}
-    assert set(layout.section("docx")["styles"].values()) <= ids
+    assert set(dataclasses.asdict(layout.config.docx.styles).values()) <= ids
     fonts = {f.get(w("ascii")) for f in styles.iter(w("rFonts"))}
     assert fonts == {"DejaVu Sans"}  # has ⟨ ⟩; no theme fonts left to override it
     assert not any("Theme" in a for f in styles.iter(w("rFonts")) for a in f.attrib)
@@ -331,16 +332,6 @@ def test_committed_reference_docx_is_what_its_script_builds(layout: Layout) -> N
 def test_unknown_page_size_is_a_clear_error(seed_frames: ProfileFrames, layout: Layout) -> None:
     with pytest.raises(PacksError, match="page size 'A3'"):
         render(seed_frames, layout, RenderOptions(page_size="A3", timestamp=0))
-
-
-def test_missing_style_role_in_the_layout_is_reported(
-    seed_frames: ProfileFrames, layout: Layout
-) -> None:
-    docx = dict(layout.section("docx"))
-    docx["styles"] = {k: v for k, v in docx["styles"].items() if k != "placeholder"}
-    broken = Layout(layout.root, {**layout.settings, "docx": docx})
-    with pytest.raises(PacksError, match="placeholder"):
-        render(seed_frames, broken, RenderOptions(timestamp=0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,10 +386,10 @@ def test_controls_have_schema_order_alias_lock_and_placeholder_text(
         p.key: (p.label, p.token, p.kind is PlaceholderKind.DATE)
         for p in frame_placeholders(seed_frames)
     }
-    blank = layout.section("docx")["text_field"]
+    blank = layout.config.docx.text_field
     for f in form_fields():
         specs[f.key] = (f.label, TOKENS[2] if f.date else blank, f.date)
-    date_format = layout.section("docx")["date"]["format"]
+    date_format = layout.config.docx.date.format
     root = xml(seed_form)
     for sdt in controls(root):
         key = tag(sdt)
@@ -483,7 +474,7 @@ def expected_sequence(frames: ProfileFrames, source_label: str) -> list[str]:
 def test_every_line_and_canon_sentence_appears_verbatim_in_document_order(
     forms: dict[str, bytes], all_frames: dict[str, ProfileFrames], canon: Canon, layout: Layout
 ) -> None:
-    label = layout.section("docx")["source_label"]
+    label = layout.config.docx.source_label
     for profile_id, frames in all_frames.items():
         text = "\n".join(document_paragraphs(xml(forms[profile_id])))
         at = 0

@@ -258,7 +258,7 @@ def test_tagged_titled_with_language_and_metadata(
         info = {k.strip(): v.strip() for k, v in info.items()}
         assert info["Tagged"] == "yes"
         assert info["Title"] == frames.document_title
-        assert info["Author"] == layout.section("handout")["author"]
+        assert info["Author"] == layout.config.handout.author
         assert info["Creator"] == options.generator
         assert info["CreationDate"] == info["ModDate"] == "Tue Nov 14 22:13:20 2023 UTC"
         assert int(info["Pages"]) >= 1
@@ -596,19 +596,6 @@ def test_a_10000_letter_word_wraps_inside_the_page(
     assert len(PdfReader(path).pages) <= 40
 
 
-def test_a_bad_long_word_setting_is_a_located_error(
-    seed_frames: ProfileFrames,
-    layout: Layout,
-    options: RenderOptions,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(to_pdf, "_TYPESETTERS", {})
-    handout = {**layout.section("handout"), "long_word": 0}
-    broken = dataclasses.replace(layout, settings={**layout.settings, "handout": handout})
-    with pytest.raises(PacksError, match=r"layout\.yaml: handout\.long_word must be a positive"):
-        to_pdf.render(seed_frames, broken, options)
-
-
 # --- fields shared by every record print once; joined placeholders share a mark ------------------
 
 
@@ -816,8 +803,7 @@ def test_seed_shared_blocks_stay_with_their_first_record(seed_pdf: Path) -> None
 
 def as_html(layout: Layout) -> Layout:
     """The same layout, its handout read by WeasyPrint's HTML5 parser."""
-    handout = {**layout.section("handout"), "markup": "html"}
-    return dataclasses.replace(layout, settings={**layout.settings, "handout": handout})
+    return layout.replaced("handout", markup="html")
 
 
 def test_the_default_layout_is_read_as_xhtml(layout: Layout, options: RenderOptions) -> None:
@@ -905,17 +891,6 @@ def test_a_template_that_is_not_well_formed_is_a_located_error(
         to_pdf.render(seed_frames, loose, options)
     # Read as HTML, the same template renders.
     assert to_pdf.render(seed_frames, as_html(loose), options).startswith(b"%PDF-")
-
-
-def test_an_unknown_markup_setting_is_a_located_error(
-    layout: Layout, options: RenderOptions, seed_frames: ProfileFrames
-) -> None:
-    handout = {**layout.section("handout"), "markup": "sgml"}
-    broken = dataclasses.replace(layout, settings={**layout.settings, "handout": handout})
-    with pytest.raises(
-        PacksError, match=r"layout\.yaml: handout\.markup must be one of html, xhtml, not 'sgml'"
-    ):
-        to_pdf.render(seed_frames, broken, options)
 
 
 # --- WeasyPrint's import: its shared libraries looked up in the linker cache only -------------
@@ -1101,9 +1076,7 @@ def test_page_numbers_are_filled_in_only_where_a_layout_would_give_the_same_page
 
 def with_handout(layout: Layout, **changes: object) -> Layout:
     """The same layout with some `handout` settings changed (None: removed)."""
-    handout = {**layout.section("handout"), **changes}
-    handout = {key: value for key, value in handout.items() if value is not None}
-    return dataclasses.replace(layout, settings={**layout.settings, "handout": handout})
+    return layout.replaced("handout", **changes)
 
 
 def copied(layout: Layout, folder: Path) -> Layout:

@@ -95,12 +95,12 @@ def rendered(
 
 @pytest.fixture(scope="module")
 def key_title(layout: Layout) -> str:
-    return str(layout.section("xlsx")["columns"]["key"]["title"])
+    return layout.config.xlsx.columns.key.title
 
 
 @pytest.fixture(scope="module")
 def input_titles(layout: Layout) -> list[str]:
-    return [str(i["title"]) for i in layout.section("xlsx")["inputs"]]
+    return [i.title for i in layout.config.xlsx.inputs]
 
 
 def load(data: bytes) -> Any:
@@ -278,7 +278,7 @@ def test_validation_highlighting_names_and_print_setup(
     assert checks["date"].formula1 == "DATE(2000,1,1)"
     decimal_ranges = set(str(checks["decimal"].sqref).split())
     assert decimal_ranges == {f"{col[t]}2:{col[t]}{last}" for t in ("Baseline", "Target", "Actual")}
-    statuses = layout.section("xlsx")["checks"]["status"]["values"]
+    statuses = layout.config.xlsx.checks["status"].values
     assert checks["list"].formula1 == '"' + ",".join(statuses) + '"'
     assert str(checks["list"].sqref) == f"{col['Status']}2:{col['Status']}{last}"
     rules = [(str(cf.sqref), r.formula) for cf in ws.conditional_formatting for r in cf.rules]

@@ -77,7 +77,7 @@ def template(
     width, cpw = 0.0, 1.0
     if fmt.name == "xlsx":
         s = settings_for(layout)
-        width = float(s.readme.get("widths", (18, 110))[1])
+        width = s.readme.widths[1]
         cpw = s.chars_per_width
     return Template(infos, parts, marked, tuple(keys), nonce, fmt.name, width, cpw)
 

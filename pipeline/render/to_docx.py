@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import functools
 import hashlib
-import json
 import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeAlias, assert_never
 
 from lxml import etree
 
 from pipeline.diagnostics import PacksError
-from pipeline.layout import Layout, RenderOptions
+from pipeline.layout import BLANK_CHAR as BLANK_CHAR  # the harvest reads blanks with it
+from pipeline.layout import DocxStyles, Layout, RenderOptions
 from pipeline.model import (
     Field,
     Frame,
@@ -68,8 +68,6 @@ FORM_FIELDS_PROPERTY = "FormFields"
 #: Keys live at the end of the alias too, "label [key]", because LibreOffice 7.4 keeps aliases of
 #: text controls but drops their tags.
 ALIAS_KEY = re.compile(r"\[([^\[\]]+)\]\s*$")
-#: A review / sign-off name field shows a line of these until filled (the layout picks how many).
-BLANK_CHAR = "_"
 #: Password hashing Word itself writes (SHA-512, legacy key first; ISO 29500 §17.15.1.28).
 SPIN_COUNT = 100_000
 
@@ -115,13 +113,8 @@ FRESH_PARTS = frozenset(
         "word/document.xml",
     }
 )
-# fmt: off
-STYLE_ROLES = (
-    "title", "breadcrumb", "intro", "badges", "frame_title", "frame_intro", "record_heading",
-    "source_line", "field", "key_result", "group_heading", "item", "table", "table_heading",
-    "table_text", "form_line", "field_label", "source_label", "placeholder",
-)
-# fmt: on
+#: The style roles, declared with the layout's `docx.styles` (`pipeline.layout.DocxStyles`).
+STYLE_ROLES = tuple(f.name for f in dataclasses.fields(DocxStyles))
 
 Element: TypeAlias = Any  # lxml's _Element (lxml ships no type stubs)
 
@@ -204,49 +197,15 @@ def _layout_error(layout: Layout, message: str) -> PacksError:
     return PacksError(f"{layout.root / 'layout.yaml'}: docx: {message}")
 
 
-def _ints(layout: Layout, value: object, what: str) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, int) and v > 0 for v in value):
-        raise _layout_error(layout, f"{what} must be a list of positive whole numbers")
-    return tuple(value)
-
-
 def docx_layout(layout: Layout) -> DocxLayout:
     """The parsed reference document and settings of a layout, cached per layout folder."""
-    key = json.dumps(layout.section("docx"), sort_keys=True, default=str)
-    return _load(layout.root, key)
+    return _load(layout)
 
 
 @functools.lru_cache(maxsize=8)
-def _load(root: Path, docx_settings: str) -> DocxLayout:
-    layout = Layout(root, {"docx": json.loads(docx_settings)})
-    settings = layout.section("docx")
-    roles = settings.get("styles")
-    if not isinstance(roles, Mapping):
-        raise _layout_error(layout, "missing the `styles` role -> style id mapping")
-    missing = [r for r in STYLE_ROLES if not isinstance(roles.get(r), str)]
-    if missing:
-        raise _layout_error(layout, f"styles has no style id for: {', '.join(missing)}")
-    sizes = settings.get("page_sizes")
-    if not isinstance(sizes, Mapping) or not sizes:
-        raise _layout_error(layout, "missing page_sizes")
-    page_sizes = {}
-    for name, size in sizes.items():
-        pair = _ints(layout, size, f"page_sizes.{name}")
-        if len(pair) != 2:
-            raise _layout_error(layout, f"page_sizes.{name} must be [width, height]")
-        page_sizes[str(name)] = (pair[0], pair[1])
-    margins = settings.get("margins")
-    if not isinstance(margins, Mapping) or not all(
-        isinstance(margins.get(k), int) for k in ("top", "right", "bottom", "left")
-    ):
-        raise _layout_error(layout, "margins needs top, right, bottom and left in twips")
-    text_field = str(settings.get("text_field", BLANK_CHAR * 16))
-    if not text_field or set(text_field) != {BLANK_CHAR}:
-        raise _layout_error(layout, f"text_field must be a run of '{BLANK_CHAR}' characters")
-    date = settings.get("date", {})
-    date = date if isinstance(date, Mapping) else {}
-
-    reference = layout.path(str(settings.get("reference", "reference.docx")))
+def _load(layout: Layout) -> DocxLayout:
+    settings = layout.config.docx
+    reference = layout.path(settings.reference)
     try:
         with zipfile.ZipFile(reference) as z:
             raw = [(i.filename, z.read(i.filename)) for i in z.infolist()]
@@ -269,17 +228,15 @@ def _load(root: Path, docx_settings: str) -> DocxLayout:
         slotted=tuple((n, _parse(files[n])) for n in slotted_names),
         content_types=_parse(files["[Content_Types].xml"]),
         package_rels=_parse(files["_rels/.rels"]),
-        styles={r: str(roles[r]) for r in STYLE_ROLES},
-        page_sizes=page_sizes,
-        margins={str(k): int(v) for k, v in margins.items()},
-        date_format=str(date.get("format", "yyyy-MM-dd")),
-        date_locale=str(date.get("locale", "en-GB")),
-        source_label=str(settings.get("source_label", "Source: {source}")),
-        text_field=text_field,
-        area_weights=_ints(layout, settings.get("area_column_weights", [1]), "area_column_weights"),
-        signoff_weights=_ints(
-            layout, settings.get("signoff_column_weights", [1]), "signoff_column_weights"
-        ),
+        styles={r: getattr(settings.styles, r) for r in STYLE_ROLES},
+        page_sizes=settings.page_sizes,
+        margins=settings.margins,
+        date_format=settings.date.format,
+        date_locale=settings.date.locale,
+        source_label=settings.source_label,
+        text_field=settings.text_field,
+        area_weights=settings.area_column_weights,
+        signoff_weights=settings.signoff_column_weights,
     )
 
 

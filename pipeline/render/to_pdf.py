@@ -48,7 +48,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from pipeline.diagnostics import PacksError
-from pipeline.layout import Layout, RenderOptions
+from pipeline.layout import HandoutSettings, Layout, RenderOptions
 from pipeline.model import (
     Block,
     Field,
@@ -75,22 +75,11 @@ PartLayout = Literal["goal", "results", "table", "group"]
 
 #: The frames JSON travels inside the PDF under this name.
 ATTACHMENT_NAME = "frames.json"
-#: Keys the layout's `handout` section must have (`pdf_variant` is optional: tags only).
-SETTINGS = (
-    "template",
-    "stylesheet",
-    "author",
-    "language",
-    "long_word",
-    "mark_join",
-    "page_sizes",
-)
 #: An invisible break opportunity: Pango wraps there and draws no glyph, so extracted text
 #: (pdftotext, pypdf) keeps the word whole.
 ZWSP = "\u200b"
 #: How the template's output is parsed (`handout.markup`, optional): WeasyPrint's HTML5 parser,
 #: or expat for a template that renders well-formed XHTML (every element closed: `<meta ... />`).
-MARKUPS = ("html", "xhtml")
 XHTML_NAMESPACE = "{http://www.w3.org/1999/xhtml}"
 #: zlib level for every stream (pydyf's own is 9: four times the time for 3 % less size).
 FLATE_LEVEL = 6
@@ -249,16 +238,6 @@ def check_columns(frame: Frame, block: Block) -> None:
         )
 
 
-def settings(layout: Layout) -> Mapping[str, Any]:
-    conf = layout.section("handout")
-    missing = [key for key in SETTINGS if key not in conf]
-    if missing:
-        raise PacksError(
-            f"{layout.root / 'layout.yaml'}: section 'handout' lacks {', '.join(missing)}"
-        )
-    return conf
-
-
 def breaker(longest: int) -> Callable[[object], str]:
     """The template filter `breakable`: break points inside runs longer than `longest` characters.
 
@@ -323,7 +302,7 @@ class Typesetter:
     fonts: FontConfiguration
     fetcher: LayoutFetcher
     base_url: str
-    settings: Mapping[str, Any]
+    settings: HandoutSettings
     markup: str = "html"
     #: The layout's user-agent stylesheet (`handout.user_agent_stylesheet`), else WeasyPrint's.
     user_agent: UserAgent | None = None
@@ -338,26 +317,18 @@ def typesetter(layout: Layout, page_size: str) -> Typesetter:
     the layout's handout settings differ from those it was built with)."""
     key = (layout.root, page_size)
     cached = _TYPESETTERS.get(key)
-    if cached is None or cached.settings != layout.section("handout"):
+    if cached is None or cached.settings != layout.config.handout:
         cached = _TYPESETTERS[key] = _typesetter(layout, page_size)
     return cached
 
 
 def _typesetter(layout: Layout, page_size: str) -> Typesetter:
-    conf = settings(layout)
-    sizes: Mapping[str, str] = conf["page_sizes"]
+    conf = layout.config.handout
+    sizes = conf.page_sizes
     if page_size not in sizes:
         raise PacksError(
             f"{layout.root / 'layout.yaml'}: handout.page_sizes has no size '{page_size}' "
             f"(known: {', '.join(sizes)})"
-        )
-    longest = _count(layout, conf, "long_word", 1, "a positive")
-    join = _count(layout, conf, "mark_join", 0, "a")
-    markup = conf.get("markup", "html")
-    if markup not in MARKUPS:
-        raise PacksError(
-            f"{layout.root / 'layout.yaml'}: handout.markup must be one of {', '.join(MARKUPS)}, "
-            f"not {markup!r}"
         )
     target_counters.install()  # the contents' page lookups: page 1 laid out twice, not three times
     glyph_runs.install()  # lines written into the PDF with their glyphs read in bulk
@@ -365,10 +336,10 @@ def _typesetter(layout: Layout, page_size: str) -> Typesetter:
     install_box_notes()  # which box each MCID marks, for `word_breaks` (before any drawing)
     fetcher = LayoutFetcher(layout.root)
     fonts = FontConfiguration()
-    stylesheet = layout.path(str(conf["stylesheet"]))
+    stylesheet = layout.path(conf.stylesheet)
     user_agent = None
-    if "user_agent_stylesheet" in conf:
-        path = layout.path(str(conf["user_agent_stylesheet"]))
+    if conf.user_agent_stylesheet is not None:
+        path = layout.path(conf.user_agent_stylesheet)
         user_agent = UserAgent.load(path, stylesheet, fetcher, fonts)
     stylesheets = (
         CSS(filename=str(stylesheet), url_fetcher=fetcher, font_config=fonts),
@@ -381,12 +352,14 @@ def _typesetter(layout: Layout, page_size: str) -> Typesetter:
         keep_trailing_newline=True,
         finalize=_finalize,
     )
-    env.filters["breakable"] = breaker(longest)
-    env.filters["marked"] = lambda line: marked(line, join)
+    env.filters["breakable"] = breaker(conf.long_word)
+    env.filters["marked"] = lambda line: marked(line, conf.mark_join)
     env.tests["mark"] = lambda s: isinstance(s, Mark)
-    template = env.get_template(str(conf["template"]))
+    template = env.get_template(conf.template)
     base_url = layout.root.as_uri() + "/"
-    return Typesetter(template, stylesheets, fonts, fetcher, base_url, conf, markup, user_agent)
+    return Typesetter(
+        template, stylesheets, fonts, fetcher, base_url, conf, conf.markup, user_agent
+    )
 
 
 #: Line breaks and tabs in printed values, as character references (a CR, alone or before LF,
@@ -411,25 +384,14 @@ def _finalize(value: object) -> object:
     return Markup(text)  # escaped just above
 
 
-def _count(layout: Layout, conf: Mapping[str, Any], key: str, least: int, what: str) -> int:
-    """A whole number of characters from the layout's `handout` section, at least `least`."""
-    value = conf[key]
-    if not isinstance(value, int) or isinstance(value, bool) or value < least:
-        raise PacksError(
-            f"{layout.root / 'layout.yaml'}: handout.{key} must be {what} whole number "
-            f"of characters, not {value!r}"
-        )
-    return value
-
-
 def html(frames: ProfileFrames, typeset: Typesetter, options: RenderOptions) -> str:
     """The handout as HTML, before WeasyPrint: a readable dump for tests and debugging."""
     conf = typeset.settings
     return typeset.template.render(
         frames=frames,
         sections=sections(frames),
-        language=conf["language"],
-        author=conf["author"],
+        language=conf.language,
+        author=conf.author,
         generator=options.generator,
         timestamp=iso_utc(options.timestamp or 0),
     )
@@ -705,7 +667,7 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
     )
     handout = document(frames, typeset, options)
     link_contents = {s.anchor: s.frame.title for s in sections(frames)}
-    variant = typeset.settings.get("pdf_variant")
+    variant = typeset.settings.pdf_variant
     pdf: bytes = handout.write_pdf(
         stylesheets=list(typeset.stylesheets),
         font_config=typeset.fonts,

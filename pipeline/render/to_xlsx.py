@@ -23,6 +23,7 @@ first character.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -48,7 +49,7 @@ from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.writer.excel import ExcelWriter
 
 from pipeline.diagnostics import PacksError
-from pipeline.layout import Layout, RenderOptions
+from pipeline.layout import Layout, RenderOptions, XlsxCheck, XlsxReadme, XlsxSettings
 from pipeline.model import (
     Frame,
     Group,
@@ -77,8 +78,7 @@ META_HEADER = ("record", "sheet", "name", "value", "text", "inputs")
 SHEET_NAME_MAX = 31
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 PAPER_SIZES = {"A4": 9, "Letter": 1}
-#: Excel's limits on an in-cell list validation and on a page header's text.
-LIST_MAX = 255
+#: Excel's limit on a page header's text (the list validation's: `layout.LIST_MAX`).
 HEADER_MAX = 250
 #: Excel's tallest row, in points.
 ROW_HEIGHT_MAX = 409.0
@@ -140,7 +140,7 @@ class Settings:
     footer: str
     autofilter: bool
     allow: tuple[str, ...]
-    readme: Mapping[str, Any]
+    readme: XlsxReadme
     line_height: float
     chars_per_width: float
     header_font: Font
@@ -161,79 +161,60 @@ def _excel_date(value: object) -> str:
     return f"DATE({value.year},{value.month},{value.day})"
 
 
-def _check(name: str, raw: Mapping[str, Any]) -> Check:
-    error = str(raw.get("error", ""))
-    style = str(raw.get("style", "stop"))
+def _check(name: str, raw: XlsxCheck) -> Check:
+    """A check as openpyxl takes it (`layout.XlsxSettings.problems` has validated it)."""
     if name == "date":
-        return Check("date", _excel_date(raw["min"]), _excel_date(raw["max"]), error, style)
+        return Check("date", _excel_date(raw.min), _excel_date(raw.max), raw.error, raw.style)
     if name == "decimal":
-        return Check("decimal", str(raw["min"]), str(raw["max"]), error, style)
-    if "values" in raw:
-        values = [str(v) for v in raw["values"]]
-        if any("," in v or '"' in v for v in values):
-            raise PacksError(f"layout xlsx.checks.{name}: list values cannot contain ',' or '\"'")
-        formula = '"' + ",".join(values) + '"'
-        if len(formula) > LIST_MAX:
-            raise PacksError(f"layout xlsx.checks.{name}: the list is longer than Excel allows")
-        return Check("list", formula, None, error, style)
-    raise PacksError(f"layout xlsx.checks.{name}: expected date, decimal or a list of values")
+        return Check("decimal", str(raw.min), str(raw.max), raw.error, raw.style)
+    formula = '"' + ",".join(raw.values or ()) + '"'
+    return Check("list", formula, None, raw.error, raw.style)
 
 
 @lru_cache(maxsize=8)
-def _settings(section_json: str) -> Settings:
-    """Parse the layout's `xlsx:` section; cached on its content, so once per process."""
-    raw: dict[str, Any] = json.loads(section_json)
-    try:
-        colours = raw["colours"]
-        font = raw.get("font", {})
-        name, size = font.get("name", "Calibri"), float(font.get("size", 11))
-        inputs = tuple(
-            InputSpec(
-                title=str(i["title"]),
-                placeholder=PlaceholderKind(i["placeholder"]) if i.get("placeholder") else None,
-                check=i.get("check"),
-                width=float(i.get("width", 12)),
-                number_format=i.get("number_format"),
+def _settings(raw: XlsxSettings) -> Settings:
+    """The layout's `xlsx:` section with its openpyxl styles; once per process."""
+    name, size = raw.font.name, raw.font.size
+    colours = raw.colours
+    return Settings(
+        columns={
+            f.name: ColumnStyle(
+                getattr(raw.columns, f.name).title, getattr(raw.columns, f.name).width
             )
-            for i in raw["inputs"]
-        )
-        settings = Settings(
-            columns={
-                k: ColumnStyle(str(v["title"]), float(v.get("width", 12)))
-                for k, v in raw["columns"].items()
-            },
-            area_widths={k: float(v) for k, v in raw.get("area_widths", {}).items()},
-            inputs=inputs,
-            checks={k: _check(k, v) for k, v in raw.get("checks", {}).items()},
-            orientation=str(raw.get("orientation", "landscape")),
-            margins={k: float(v) for k, v in raw.get("margins", {}).items()},
-            footer=str(raw.get("footer", "")),
-            autofilter=bool(raw.get("autofilter", True)),
-            allow=tuple(str(a) for a in raw.get("allow", ())),
-            readme=raw["readme"],
-            line_height=float(raw.get("row_height", {}).get("line_height", 15)),
-            chars_per_width=float(raw.get("row_height", {}).get("chars_per_width", 1.0)),
-            header_font=Font(name=name, size=size, bold=True),
-            body_font=Font(name=name, size=size),
-            title_font=Font(name=name, size=size + 3, bold=True),
-            header_fill=PatternFill("solid", fgColor=colours["header_fill"]),
-            input_fill=PatternFill("solid", fgColor=colours["input_fill"]),
-            placeholder_fill=PatternFill("solid", bgColor=colours["placeholder_fill"]),
-            placeholder_font=Font(color=colours["placeholder_font"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PacksError(f"layout section xlsx is incomplete or malformed: {exc!r}") from None
-    for spec in inputs:
-        if spec.check is not None and spec.check not in settings.checks:
-            raise PacksError(f"layout xlsx.inputs: '{spec.title}' uses unknown check {spec.check}")
-    for role in ("number", "heading", "label", "text", "group", "item", "source", "key"):
-        if role not in settings.columns:
-            raise PacksError(f"layout xlsx.columns: missing '{role}'")
-    return settings
+            for f in dataclasses.fields(raw.columns)
+        },
+        area_widths=raw.area_widths,
+        inputs=tuple(
+            InputSpec(
+                title=i.title,
+                placeholder=PlaceholderKind(i.placeholder) if i.placeholder else None,
+                check=i.check,
+                width=i.width,
+                number_format=i.number_format,
+            )
+            for i in raw.inputs
+        ),
+        checks={k: _check(k, v) for k, v in raw.checks.items()},
+        orientation=raw.orientation,
+        margins=raw.margins,
+        footer=raw.footer,
+        autofilter=raw.autofilter,
+        allow=raw.allow,
+        readme=raw.readme,
+        line_height=raw.row_height.line_height,
+        chars_per_width=raw.row_height.chars_per_width,
+        header_font=Font(name=name, size=size, bold=True),
+        body_font=Font(name=name, size=size),
+        title_font=Font(name=name, size=size + 3, bold=True),
+        header_fill=PatternFill("solid", fgColor=colours.header_fill),
+        input_fill=PatternFill("solid", fgColor=colours.input_fill),
+        placeholder_fill=PatternFill("solid", bgColor=colours.placeholder_fill),
+        placeholder_font=Font(color=colours.placeholder_font),
+    )
 
 
 def settings_for(layout: Layout) -> Settings:
-    return _settings(json.dumps(layout.section("xlsx"), sort_keys=True, default=str))
+    return _settings(layout.config.xlsx)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -551,7 +532,7 @@ def write_readme(
     fields: Mapping[str, str] | None = None,
 ) -> None:
     r = s.readme
-    widths = [float(w) for w in r.get("widths", (18, 110))]
+    widths = list(r.widths)
     for col, width in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(col)].width = width
     row = 1
@@ -569,9 +550,9 @@ def write_readme(
     line(None, frames.breadcrumb)
     line(None, frames.intro)
     row += 1
-    line(str(r["profile_label"]), frames.profile_id)
-    line(str(r["version_label"]), frames.canon_version)
-    line(str(r["digest_label"]), frames.canon_digest)
+    line(r.profile_label, frames.profile_id)
+    line(r.version_label, frames.canon_version)
+    line(r.digest_label, frames.canon_digest)
     for badge in frames.badges:
         line(badge.name, badge.value)
     personal = personal_lines(fields or {})
@@ -580,11 +561,11 @@ def write_readme(
         for label, text in personal:
             line(label, text)
     row += 1
-    line(str(r["how_to_title"]), None)
-    for text in r.get("how_to", ()):
-        line(None, str(text))
+    line(r.how_to_title, None)
+    for text in r.how_to:
+        line(None, text)
     row += 1
-    line(str(r["sheets_title"]), None)
+    line(r.sheets_title, None)
     for plan in plans:
         line(plan.name, plan.frame.title, "label")
         if plan.frame.intro:
@@ -757,7 +738,7 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
     s = settings_for(layout)
     wb = Workbook()
     readme = wb.active
-    readme.title = str(s.readme["sheet"])
+    readme.title = s.readme.sheet
     taken = {readme.title.casefold(), META_SHEET.casefold()}
     plans = [sheet_plan(sheet_name(f.short_title, taken), f, s) for f in frames.frames]
     styles = CellStyles(s)

@@ -61,9 +61,7 @@ def make_app(options: ServeOptions) -> Starlette:
         raise PacksError(f"{options.users}: no accounts; add one with `packs user add`")
     canon = load_canon(options.canon)
     layout = load_layout(options.layout)
-    render = RenderOptions(
-        page_size=str(layout.section("page").get("size", "A4")), timestamp=source_date_epoch()
-    )
+    render = RenderOptions(page_size=layout.config.page.size, timestamp=source_date_epoch())
     store = PackStore(canon, options.out, layout, render)
     site = Site(Catalogue(canon), store, accounts, web=options.web)
     hosts = None

@@ -17,6 +17,7 @@ _X = "tests/test_exchange.py::"
 # --- families -----------------------------------------------------------------------------------
 
 CANON = "Canon files"
+LAYOUT = "Layout files"
 CODE = "Text that is code somewhere"
 JOBDESC = "Job-description importer"
 RETURNED = "Returned files"
@@ -33,6 +34,13 @@ FAMILIES: dict[str, str] = {
     CANON: (
         "`packs build --canon canon --out out`. Refused input: the exact lines below on stderr, "
         "then `N problem(s) found`; exit 1; no traceback; nothing written under `--out`."
+    ),
+    LAYOUT: (
+        "`packs build --canon canon --out out --layout layouts/test`, the layout a copy of the "
+        "default one's files with a small `layout.yaml` (`tests/adversarial/cases.py`, "
+        "BASE_LAYOUT) edited. Refused: every problem of the file at once, `layout.yaml:LINE: "
+        "error: key: what was expected [layout]`, then `N problem(s) found`; exit 1; no "
+        "traceback; nothing written under `--out`."
     ),
     CODE: (
         "Canon text in every field that is markup, a script, a URL, a field code or a formula, "
@@ -327,9 +335,194 @@ CANON_FILE_CASES: tuple[CanonCase, ...] = (
     ),
 )
 
+#: A complete, small layout.yaml the layout-file cases edit (the default layout's other files
+#: beside it); its line numbers are the cases' (line 7: long_word).
+BASE_LAYOUT = """\
+name: test
+handout:
+  template: handout.html.j2
+  stylesheet: handout.css
+  author: JobFrame canon
+  language: en
+  long_word: 30
+  mark_join: 4
+  page_sizes: {A4: A4, Letter: letter}
+docx:
+  page_sizes: {A4: [11906, 16838], Letter: [12240, 15840]}
+  margins: {top: 1134, right: 1134, bottom: 1134, left: 1134}
+  styles:
+    title: Title
+    breadcrumb: Subtitle
+    intro: Intro
+    badges: Badges
+    frame_title: Heading1
+    frame_intro: FrameIntro
+    record_heading: Heading2
+    source_line: SourceLine
+    field: FieldLine
+    key_result: KeyResult
+    group_heading: Heading3
+    item: ListBullet
+    table: FormTable
+    table_heading: TableHeading
+    table_text: TableText
+    form_line: FormLine
+    field_label: FieldLabel
+    source_label: SourceLabel
+    placeholder: PlaceholderText
+xlsx:
+  colours: {header_fill: D9E2F3, input_fill: FFF9E5,
+            placeholder_fill: FFC7CE, placeholder_font: 9C0006}
+  columns:
+    number: {title: "No."}
+    heading: {title: Heading}
+    label: {title: Field}
+    text: {title: Text}
+    group: {title: Group}
+    item: {title: Item}
+    source: {title: Source}
+    key: {title: Key}
+  inputs:
+    - {title: Baseline, placeholder: baseline, check: decimal}
+    - {title: Target, placeholder: target, check: decimal}
+    - {title: Due, placeholder: date}
+  checks:
+    decimal: {min: -1000, max: 1000}
+  readme: {sheet: Read me, profile_label: Profile, digest_label: Canon digest,
+           version_label: Canon version, how_to_title: How to use, sheets_title: Sheets}
+"""
+#: Shown path of the edited layout file.
+LAYOUT_SHOWN = "layouts/test/layout.yaml"
+
+
+@dataclass(frozen=True)
+class LayoutCase:
+    """BASE_LAYOUT with some text replaced (and layout files removed), and the exact lines."""
+
+    name: str
+    #: (old, new) replacements applied to BASE_LAYOUT in order.
+    edits: tuple[tuple[str, str], ...]
+    expect: tuple[str, ...]
+    #: Layout files removed from the copy.
+    removed: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        text = BASE_LAYOUT
+        for old, new in self.edits:
+            assert old in text, old
+            text = text.replace(old, new, 1)
+        return text
+
+
+def _at(line: int, message: str, code: str = "layout") -> str:
+    return f"{LAYOUT_SHOWN}:{line}: error: {message} [{code}]"
+
+
+_HANDOUT_KEYS = (
+    "author, language, long_word, mark_join, markup, page_sizes, pdf_variant, stylesheet, "
+    "template, user_agent_stylesheet"
+)
+LAYOUT_FILE_CASES: tuple[LayoutCase, ...] = (
+    LayoutCase(
+        "wrong type",
+        (("long_word: 30", "long_word: thirty"),),
+        (_at(7, "handout.long_word: expected a whole number, found 'thirty'"),),
+    ),
+    LayoutCase(
+        "a number out of range",
+        (("long_word: 30", "long_word: 0"),),
+        (_at(7, "handout.long_word: expected a whole number of at least 1, found 0"),),
+    ),
+    LayoutCase(
+        "unknown key",
+        (("  language: en\n", "  language: en\n  colour: red\n"),),
+        (_at(7, f"handout.colour: unknown setting (expected one of: {_HANDOUT_KEYS})"),),
+    ),
+    LayoutCase(
+        "a choice not offered",
+        (("  mark_join: 4\n", "  mark_join: 4\n  markup: sgml\n"),),
+        (_at(9, "handout.markup: expected one of html, xhtml, found 'sgml'"),),
+    ),
+    LayoutCase(
+        "missing template",
+        (),
+        (
+            _at(
+                3,
+                "handout.template: expected a file of the layout folder (handout.html.j2 is "
+                "missing)",
+            ),
+        ),
+        removed=("handout.html.j2",),
+    ),
+    LayoutCase(
+        "a template outside the layout folder",
+        (("template: handout.html.j2", "template: ../../../etc/passwd"),),
+        (_at(3, "handout.template: expected a file inside the layout folder"),),
+    ),
+    LayoutCase(
+        "missing section",
+        (("docx:\n", "docs:\n"),),
+        (
+            _at(1, "docx: missing setting (expected a mapping of settings)"),
+            _at(10, "docs: unknown setting (expected one of: docx, handout, name, page, xlsx)"),
+        ),
+    ),
+    LayoutCase(
+        "missing style role",
+        (("    placeholder: PlaceholderText\n", ""),),
+        (_at(14, "docx.styles.placeholder: missing setting (expected text)"),),
+    ),
+    LayoutCase(
+        "duplicate key",
+        (("  language: en\n", "  language: en\n  language: fr\n"),),
+        (_at(7, "handout.language: duplicate setting (first at line 6)"),),
+    ),
+    LayoutCase(
+        "a check no check declares",
+        (("placeholder: date}", "placeholder: date, check: dates}"),),
+        (_at(48, "xlsx.inputs[2].check: expected one of the checks decimal"),),
+    ),
+    LayoutCase(
+        "malformed YAML",
+        (("  page_sizes: {A4: A4, Letter: letter}", "  page_sizes: {A4: [A4, Letter: letter}"),),
+        (
+            _at(
+                9,
+                "malformed YAML: while parsing a flow sequence; did not find expected ',' or ']'",
+                "yaml",
+            ),
+        ),
+    ),
+    LayoutCase(
+        "every problem of a file at once",
+        (
+            ("long_word: 30", "long_word: thirty"),
+            ("docx:\n", "docs:\n"),
+            ("placeholder: date}", "placeholder: dates}"),
+        ),
+        (
+            _at(1, "docx: missing setting (expected a mapping of settings)"),
+            _at(
+                3,
+                "handout.template: expected a file of the layout folder (handout.html.j2 is "
+                "missing)",
+            ),
+            _at(7, "handout.long_word: expected a whole number, found 'thirty'"),
+            _at(10, "docs: unknown setting (expected one of: docx, handout, name, page, xlsx)"),
+            _at(
+                48,
+                "xlsx.inputs[2].placeholder: expected one of target, baseline, date, found 'dates'",
+            ),
+        ),
+        removed=("handout.html.j2",),
+    ),
+)
+
 _HERE = "tests/adversarial"
 CANON_TEST = f"{_HERE}/test_canon_files.py::test_bad_canon_is_refused_with_exact_lines"
 _CANON_T = f"{_HERE}/test_canon_files.py::"
+LAYOUT_TEST = f"{_HERE}/test_layout_files.py::test_a_bad_layout_is_refused_with_exact_lines"
 _CODE_T = f"{_HERE}/test_code_as_text.py::"
 _JD_T = f"{_HERE}/test_jobdesc_files.py::"
 _RET_T = f"{_HERE}/test_returned_files.py::"
@@ -341,9 +534,9 @@ _BROWSER_T = "tests/test_serve_browser.py::"
 _WEBC_T = "tests/test_serve_cycles.py::"
 
 
-def _canon_outcome(case: CanonCase) -> str:
+def _canon_outcome(case: CanonCase | LayoutCase) -> str:
     shown = "; ".join(f"`{line}`" for line in case.expect)
-    if case.must_not_exist:
+    if isinstance(case, CanonCase) and case.must_not_exist:
         shown += " (nothing in it runs)"
     return shown
 
@@ -352,6 +545,10 @@ CASES: tuple[Case, ...] = (
     *(
         Case(CANON, c.name, _canon_outcome(c), (f"{CANON_TEST}[{c.name}]",))
         for c in CANON_FILE_CASES
+    ),
+    *(
+        Case(LAYOUT, c.name, _canon_outcome(c), (f"{LAYOUT_TEST}[{c.name}]",))
+        for c in LAYOUT_FILE_CASES
     ),
     Case(
         CANON,

@@ -8,7 +8,15 @@ import re
 from pathlib import Path
 
 from tests.adversarial import readme
-from tests.adversarial.cases import CANON_FILE_CASES, CANON_TEST, CASES, FAMILIES, cases
+from tests.adversarial.cases import (
+    CANON_FILE_CASES,
+    CANON_TEST,
+    CASES,
+    FAMILIES,
+    LAYOUT_FILE_CASES,
+    LAYOUT_TEST,
+    cases,
+)
 from tests.conftest import REPO
 
 NODE = re.compile(r"(?P<path>tests/[\w/]+\.py)::(?P<function>\w+)(?:\[(?P<param>.+)\])?\Z")
@@ -33,7 +41,8 @@ def test_every_case_names_tests_that_exist() -> None:
             names = found.setdefault(path, functions(path))
             assert match["function"] in names, f"{case.name}: no test {node}"
             param = match["param"]
-            if param and not node.startswith(CANON_TEST):  # canon ids come from the table
+            tabled = node.startswith((CANON_TEST, LAYOUT_TEST))  # their ids come from the table
+            if param and not tabled:
                 assert param in path.read_text(encoding="utf-8"), f"{case.name}: no [{param}]"
 
 
@@ -53,6 +62,16 @@ def test_canon_cases_are_all_run_and_state_their_exact_lines() -> None:
         assert case.expect, case.name
         for line in case.expect:
             assert re.fullmatch(r"canon/\S+:\d+: error: .+ \[[a-z-]+\]", line), line
+
+
+def test_layout_cases_are_all_run_and_state_their_exact_lines() -> None:
+    run = {c.name for c in LAYOUT_FILE_CASES}
+    tabled = {c.name for c in CASES if any(t.startswith(f"{LAYOUT_TEST}[") for t in c.tests)}
+    assert run == tabled
+    for case in LAYOUT_FILE_CASES:
+        assert case.expect, case.name
+        for line in case.expect:
+            assert re.fullmatch(r"layouts/test/layout\.yaml:\d+: error: .+ \[[a-z-]+\]", line), line
 
 
 def test_readme_section_matches_the_table() -> None:
