@@ -604,3 +604,13 @@ def test_dot_dot_in_the_returns_paths_is_404(
     assert client.get(path).status_code == 404
     csrf = csrf_of(client.get(f"/cycles/{NAME}/returns").text)
     assert client.post(path, data={"csrf": csrf}).status_code in (404, 405)
+
+
+def test_the_local_user_gets_a_csrf_token_for_the_upload_forms(tmp_path: Path) -> None:
+    """Loopback without accounts: no login, so the form pages start the session."""
+    with make_client(make_site(CANON_DIR, tmp_path / "out")) as local:
+        form = local.get("/cycles/new")
+        assert form.status_code == 200 and csrf_of(form.text)
+        response = new_cycle(local, b"employee_id,name,profile\n", name="local-1")
+        assert response.status_code == 400  # checked, not refused as a forged form
+        assert "roster.csv: error: no people (nothing below the header row)" in response.text

@@ -514,9 +514,17 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
         defaults = {"cycle_name": "", "period": "", "problems": []}
         return defaults | {"running": site.workers.running()} | values
 
+    async def form_page(request: Request, name: str, **context: Any) -> Response:
+        """A page with a POST form: the local user (no accounts, so no login) gets a session
+        here, for the form's CSRF token."""
+        session = site.session(request) or site.sessions.new()
+        response = await site.page(request, name, session=session, **context)
+        _set_session_cookie(request, response, session)
+        return response
+
     async def cycle_new_form(request: Request) -> Response:
         site.need(request, hr=True)
-        return await site.page(request, "cycle_new.html.j2", **new_cycle_form())
+        return await form_page(request, "cycle_new.html.j2", **new_cycle_form())
 
     async def cycle_new(request: Request) -> Response:
         site.need(request, hr=True)
@@ -639,7 +647,7 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
         site.need(request, hr=True)
         record = await run_in_threadpool(cycle_of, request, site.need(request))
         summary = await run_in_threadpool(read_summary, site.cycles.folder(record.cycle))
-        return await site.page(
+        return await form_page(
             request, "cycle_returns.html.j2", record=record, summary=summary, refused=[]
         )
 

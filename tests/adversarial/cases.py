@@ -942,6 +942,7 @@ CASES: tuple[Case, ...] = (
             f"{_WEBC_T}test_a_manager_sees_only_their_reports_and_their_bundle",
             f"{_WEBC_T}test_another_manager_sees_only_theirs",
             f"{_WEBC_T}test_a_manager_without_reports_sees_no_cycle",
+            f"{_BROWSER_T}test_a_manager_downloads_only_their_own_bundle",
         ),
     ),
     Case(
