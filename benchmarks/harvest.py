@@ -1,116 +1,191 @@
-"""Benchmark of `packs harvest`: `python -m benchmarks.harvest [--files N] [--repeats K]`.
+"""Benchmark of `packs harvest` (issue 18) on a real cycle's returns.
 
-Writes N returned files (half forms, half trackers, the bundled canon's profiles in turn, each
-with one value typed in so no two files are alike) to a temporary folder, then runs
-`python -m pipeline harvest --canon canon FOLDER` in a child process K times and reports the
-median files/s and the child's peak RSS. Every file is read and verified in full; in canon mode
-the person is the profile, so most files end up `duplicate` (settled after all are read).
+    .venv/bin/python -m benchmarks.harvest [--files 2000] [--repeats 3] [--jobs N] [--keep DIR]
+
+Builds a cycle with `packs cycle --formats docx,xlsx` (the bundled canon, or `--profiles N` of
+the synthetic one) for `files / 2` people, fills every person's form the way Word does (the
+control's content replaced, `showingPlcHdr` dropped, date pickers set; as `tests/test_docx.fill`)
+and every tracker with openpyxl (a value typed into each unlocked cell; as
+`tests/test_xlsx.fill`), then runs `python -m pipeline harvest CYCLE_DIR RETURNED` in a child
+process `repeats` times. Reports the median files/s, the peak RSS of the harvest's whole process
+tree (summed from /proc every 50 ms, workers included) and the results workbook's sha256 (the
+same on every run: `SOURCE_DATE_EPOCH` is set). `--keep DIR` writes the returned
+files there (or reuses them when DIR already holds a set).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import hashlib
 import io
-import resource
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
+from lxml import etree
 from openpyxl import load_workbook
 
-from pipeline.compose import ComposeOptions, compose_profile
-from pipeline.extract import load_canon
-from pipeline.layout import RenderOptions, load_layout
-from pipeline.render import FORMATS
+from benchmarks.bench import EPOCH, REPO, TreeSample, _tree_sample, synthetic_canon
 
-CANON = Path(__file__).resolve().parent.parent / "canon"
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+SAFE = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
-def _fill_form(data: bytes, n: int) -> bytes:
-    """The form with its last placeholder token (one inside a field) replaced by a value."""
+def _w(tag: str) -> str:
+    return f"{{{W}}}{tag}"
+
+
+def fill_form(data: bytes, n: int) -> bytes:
+    """Every placeholder control of a form filled as Word fills it (tests/test_docx.fill)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    root = etree.fromstring(files["word/document.xml"], SAFE)
+    for i, sdt in enumerate(root.iter(_w("sdt"))):
+        pr = sdt.find(_w("sdtPr"))
+        tag = pr.find(_w("tag")) if pr is not None else None
+        if pr is None or tag is None or str(tag.get(_w("val"))).startswith("review."):
+            continue
+        for flag in pr.findall(_w("showingPlcHdr")):
+            pr.remove(flag)
+        picker = pr.find(_w("date"))
+        value = f"2027-{1 + (n + i) % 12:02d}-{1 + (n + i) % 28:02d}" if picker is not None else ""
+        if picker is not None:
+            picker.set(_w("fullDate"), f"{value}T00:00:00Z")
+        else:
+            value = f"{n}.{i} by {'=HYPERLINK' if i % 17 == 0 else 'plan'}"
+        content = sdt.find(_w("sdtContent"))
+        for run in list(content):
+            content.remove(run)
+        etree.SubElement(etree.SubElement(content, _w("r")), _w("t")).text = value
+    files["word/document.xml"] = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            body = src.read(info.filename)
-            if info.filename == "word/document.xml":
-                head, token, tail = body.rpartition("⟨target⟩".encode())
-                body = head + f"target {n}".encode() + tail if token else body
-            dst.writestr(info, body)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, body in files.items():
+            z.writestr(name, body)
     return out.getvalue()
 
 
-def _fill_tracker(data: bytes, n: int) -> bytes:
+def fill_tracker(data: bytes, n: int) -> bytes:
+    """A value typed into every unlocked cell with openpyxl (tests/test_xlsx.fill)."""
     wb = load_workbook(io.BytesIO(data))
-    ws = wb.worksheets[1]
-    for row in ws.iter_rows(min_row=2):
-        for cell in row:
-            if not cell.protection.locked:
-                cell.value = n
-                break
-        else:
-            continue
-        break
+    k = 0
+    for ws in wb.worksheets[1:-1]:
+        titles = [c.value for c in ws[1]]
+        for row in ws.iter_rows(min_row=2):
+            for title, cell in zip(titles, row, strict=False):
+                if cell.protection.locked:
+                    continue
+                k += 1
+                cell.value = {
+                    "Due": datetime(2027, 1 + (n + k) % 12, 1 + (n + k) % 28),
+                    "Status": "On track",
+                    "Comment": f"note {k} of {n}",
+                }.get(str(title), n + k + 0.25)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
 
 
-def make_files(root: Path, count: int) -> None:
-    canon = load_canon(CANON)
-    layout = load_layout()
-    issued = []
-    for profile in canon.profiles:
-        frames = compose_profile(profile, canon.digest(profile.id), ComposeOptions())
-        form = FORMATS["docx"].renderer()(frames, layout, RenderOptions())
-        tracker = FORMATS["xlsx"].renderer()(frames, layout, RenderOptions())
-        issued.append((form, _fill_tracker(tracker, 0)))
-    for n in range(count):
-        form, tracker = issued[n // 2 % len(issued)]
-        folder = root / f"batch{n // 100:03d}"
-        folder.mkdir(exist_ok=True)
-        if n % 2 == 0:
-            (folder / f"form-{n:05d}.docx").write_bytes(_fill_form(form, n))
-        else:
-            (folder / f"tracker-{n:05d}.xlsx").write_bytes(tracker)
+def make_set(root: Path, files: int, profiles: int) -> Path:
+    """A cycle under `root/out/cycles/bench` and its returns under `root/returned`; the cycle
+    folder. The canon is `root/canon` (harvest's cycle mode reads `canon/`)."""
+    from pipeline.cli import main as packs
+
+    if profiles:
+        synthetic_canon(root, profiles)
+    else:
+        (root / "canon").symlink_to(REPO / "canon")
+    ids = [line.split()[0] for line in _list(root)]
+    people = files // 2
+    roster = root / "roster.csv"
+    with roster.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["employee_id", "name", "profile", "manager_id"])
+        for i in range(people):
+            manager = "" if i == 0 else f"E{(i - 1) // 12:05d}"
+            writer.writerow([f"E{i:05d}", f"Person {i}", ids[i % len(ids)], manager])
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        args = ["cycle", str(roster), "--name", "bench", "--period", "2027-01-01/2027-12-31"]
+        code = packs([*args, "--formats", "docx,xlsx", "--out", "out", "--jobs", "2"])
+    finally:
+        os.chdir(cwd)
+    if code != 0:
+        raise SystemExit(f"packs cycle failed ({code})")
+    cycle = root / "out" / "cycles" / "bench"
+    returned = root / "returned"
+    for n, person in enumerate(sorted((cycle / "people").iterdir())):
+        folder = returned / f"batch{n // 50:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in sorted(person.iterdir()):
+            if path.suffix == ".docx":
+                (folder / f"{n:05d}-form.docx").write_bytes(fill_form(path.read_bytes(), n))
+            elif path.suffix == ".xlsx":
+                (folder / f"{n:05d}-tracker.xlsx").write_bytes(fill_tracker(path.read_bytes(), n))
+    return cycle
+
+
+def _list(root: Path) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "list", "--canon", str(root / "canon")],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return [line for line in done.stdout.splitlines() if line.strip()]
+
+
+def run_once(root: Path, cycle: Path, jobs: int | None) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS of the process tree (MB), exit code of one harvest."""
+    cmd = [sys.executable, "-m", "pipeline", "harvest", str(cycle), "returned"]
+    cmd += ["--out", str(root / "results.xlsx")]
+    if jobs is not None:
+        cmd += ["--jobs", str(jobs)]
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH)}
+    start = time.perf_counter()
+    child = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL)
+    peak = TreeSample()
+    while child.poll() is None:
+        peak.rss_kib = max(peak.rss_kib, _tree_sample(child.pid, pss=False).rss_kib)
+        time.sleep(0.05)
+    return time.perf_counter() - start, peak.rss_kib / 1024, child.returncode
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.harvest")
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profiles", type=int, default=0, help="synthetic canon (0: bundled)")
+    parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="keep (or reuse) the set here")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="harvest-bench-") as tmp:
-        root = Path(tmp) / "returned"
-        root.mkdir()
-        make_files(root, args.files)
-        times = []
-        for _ in range(args.repeats):
+        root = args.keep or Path(tmp)
+        cycle = root / "out" / "cycles" / "bench"
+        if not (root / "returned").is_dir():
+            root.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pipeline",
-                    "harvest",
-                    "--canon",
-                    str(CANON),
-                    str(root),
-                    "--out",
-                    str(Path(tmp) / "results.xlsx"),
-                ],
-                check=False,
-                stdout=subprocess.DEVNULL,
-            )
-            times.append(time.perf_counter() - start)
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            make_set(root, args.files, args.profiles)
+            print(f"set built in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        count = sum(1 for p in (root / "returned").rglob("*") if p.is_file())
+        runs = [run_once(root, cycle, args.jobs) for _ in range(args.repeats)]
+        sha = hashlib.sha256((root / "results.xlsx").read_bytes()).hexdigest()
+    times = [t for t, _, _ in runs]
     median = statistics.median(times)
-    print(f"harvest of {args.files} files ({args.files // 2} forms, {args.files // 2} trackers)")
-    print(f"  median {median:.1f} s over {args.repeats} runs: {args.files / median:.1f} files/s")
-    print(f"  peak RSS of the harvest process: {peak_mb:.0f} MB")
+    print(f"harvest of {count} returned files (a cycle of {count // 2}: forms and trackers)")
+    print(f"  wall {', '.join(f'{t:.1f}' for t in times)} s; median {median:.1f} s")
+    peak = max(m for _, m, _ in runs)
+    print(f"  {count / median:.1f} files/s; peak RSS (process tree) {peak:.0f} MB")
+    print(f"  exit {sorted({c for _, _, c in runs})}; results.xlsx sha256 {sha}")
+    print(f"  load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
     return 0
 
 

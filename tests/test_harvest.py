@@ -4,6 +4,7 @@ the values of the intact ones land typed in `Results`, and the workbook is repro
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -248,3 +249,36 @@ def test_a_built_cycle_harvests_clean(tmp_path: Path, monkeypatch: pytest.Monkey
     wb = load_workbook(cycle / "results.xlsx")
     verdicts = [r[4] for r in wb["Returns"].iter_rows(min_row=2, values_only=True)]
     assert verdicts == ["ok"] * 4
+
+
+def test_cycle_names_from_the_template_and_a_full_render_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each person's issued copy comes from one render per profile with markers for the review
+    fields; names a render might not write as they are (`_x0041_`, the marker character, a
+    non-printable space) are rendered in full. Either way a built cycle harvests clean, and a
+    name edited in a tracker's Read me (a locked cell that differs per person) is tampering."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "canon").symlink_to(CANON_DIR.resolve())
+    roster = tmp_path / "roster.csv"
+    names = ["Ana Ødegård", "Zoë_x0041_", "Bo § 1", "Kim\u00a0Lee", "O'Neil & <Sons>"]
+    lines = [f'E-{i},"{n}",{SEED_ID},{"E-0" if i else ""}' for i, n in enumerate(names)]
+    roster.write_text("employee_id,name,profile,manager_id\n" + "\n".join(lines) + "\n")
+    args = ["cycle", "--name", "2027-annual", "--period", "2027-01-01/2027-12-31"]
+    assert main([*args, "--formats", "docx,xlsx", "--out", "out", str(roster)]) == 0
+    cycle = tmp_path / "out" / "cycles" / "2027-annual"
+    returned = tmp_path / "returned"
+    shutil.copytree(cycle / "people", returned)
+    tracker = next((returned / "E-4").glob("*.xlsx"))
+    wb = load_workbook(tracker)
+    cell = next(c for row in wb["Read me"].iter_rows() for c in row if c.value == names[4])
+    cell.value = "Someone Else"
+    wb.save(tracker)
+    assert main(["harvest", str(cycle), str(returned)]) == 1
+    wb = load_workbook(cycle / "results.xlsx")
+    rows = {Path(str(r[0])).name: r for r in wb["Returns"].iter_rows(min_row=2, values_only=True)}
+    assert len(rows) == 10
+    bad = rows[tracker.name]
+    assert bad[4] == "tampered" and "Someone Else" in str(bad[5]), bad
+    assert "Read me!" in str(bad[5])
+    assert all(r[4] == "ok" for name, r in rows.items() if name != tracker.name), rows

@@ -20,6 +20,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from pipeline.compose import compose_profile
+from pipeline.harvest.xlsx_cells import Book
 from pipeline.harvest.xlsx_tracker import TrackerError, read_contract, read_tracker
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import (
@@ -454,6 +455,81 @@ def test_only_input_cells_are_listed_in_the_contract(rendered: dict[str, bytes])
     assert all(len(titles) == 6 for titles in mapping.values())
 
 
+def openpyxl_rows(data: bytes) -> dict[str, list[tuple[Any, ...]]]:
+    """Every sheet's values as openpyxl's read-only, data-only mode gives them."""
+    wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    out = {}
+    for ws in wb.worksheets:
+        ws.reset_dimensions()  # type: ignore[union-attr]
+        out[ws.title] = [tuple(r) for r in ws.iter_rows(values_only=True)]
+    wb.close()
+    return out
+
+
+def book_rows(data: bytes) -> dict[str, list[tuple[Any, ...]]]:
+    book = Book(data)
+    return {name: book.rows(name) for name in book.sheetnames}
+
+
+#: A sheet with what the streaming reader must read as openpyxl does: booleans, errors, a
+#: formula's cached text, exponents, rich and phonetic runs, cells and rows without a reference,
+#: missing rows, a row with no cells, a date-styled number (style DATE), a shared string.
+SHARED = """<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">
+<si><t>x005F_one</t></si><si><r><t>r1</t></r><r><rPr><b/></rPr><t>r2</t></r></si></sst>"""
+ODD_SHEET = """<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">
+<sheetData><row r="2"><c r="A2" t="b"><v>1</v></c><c r="C2" t="e"><v>#N/A</v></c>
+<c r="D2" t="str"><f>A1</f><v>x</v></c><c r="E2"><v>1.5E3</v></c><c r="F2"><v></v></c></row>
+<row r="4"><c t="inlineStr"><is><r><t>a</t></r><r><t xml:space="preserve"> b </t></r>
+<rPh sb="0" eb="1"><t>ph</t></rPh></is></c><c><v>7</v></c><c t="s"><v>1</v></c></row>
+<row><c r="C5" s="DATE"><v>45000.5</v></c><c r="B5" s="DATE"><v>2</v></c></row>
+<row r="7"/><row r="6"><c r="A6"><v>3</v></c></row></sheetData></worksheet>"""
+
+
+def test_the_streaming_reader_reads_what_openpyxl_reads(
+    rendered: dict[str, bytes], key_title: str, input_titles: list[str]
+) -> None:
+    """`xlsx_cells.Book` (lxml, streaming) gives every sheet's values exactly as openpyxl does:
+    issued trackers (inline strings), openpyxl-saved ones (shared strings, date styles), sorted
+    ones, and odd cells; the 1900 and 1904 date systems. LibreOffice-saved trackers are checked
+    in the LibreOffice test below."""
+    filled, _ = fill(rendered[SEED_ID], key_title, input_titles)
+    cases = {**rendered, "filled": filled, "sorted": reorder(filled, key_title, "mbo.3")}
+    date_style = min(Book(filled).date_styles)
+    for date1904 in (False, True):
+
+        def odd(parts: dict[str, bytes], date1904: bool = date1904) -> None:
+            parts["xl/worksheets/sheet1.xml"] = ODD_SHEET.replace("DATE", str(date_style)).encode()
+            parts["xl/sharedStrings.xml"] = SHARED.encode()
+            parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+                b"</Types>",
+                b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+                b'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+            )
+            if date1904:
+                parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(
+                    b"<workbookPr", b'<workbookPr date1904="1"', 1
+                )
+
+        cases[f"odd-{date1904}"] = _rezip(filled, odd)
+    for name, data in cases.items():
+        assert book_rows(data) == openpyxl_rows(data), name
+    odd_rows = book_rows(cases["odd-True"])["Read me"]
+    assert odd_rows[1][:5] == (True, None, "#N/A", "x", 1500.0) and odd_rows[2] == ()
+    assert isinstance(odd_rows[4][1], datetime)  # C5 before B5: a row is as long as its last cell
+    assert odd_rows[3] == ("a b ", 7, "r1r2") and len(odd_rows[4]) == 2
+
+
+def _rezip(data: bytes, change: Any) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    change(parts)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, body in parts.items():
+            z.writestr(name, body)
+    return out.getvalue()
+
+
 @pytest.mark.office
 def test_libreoffice_opens_saves_and_reads_back_every_tracker(
     rendered: dict[str, bytes],
@@ -490,6 +566,10 @@ def test_libreoffice_opens_saves_and_reads_back_every_tracker(
             for want in expected_rows(frame).values():
                 assert want["heading"] in values and want["source"] in values, name
         assert read_tracker(data) == read_tracker(rendered[name]), name
+        assert book_rows(data) == openpyxl_rows(data), name
+    assert book_rows(saved["filled-and-sorted"].read_bytes()) == openpyxl_rows(
+        saved["filled-and-sorted"].read_bytes()
+    )
     mbo = load(saved["SYNTHETIC.mbo-tracker"].read_bytes())["MBO"]
     assert [c.value for c in mbo["A"]][1:] == [*FORMULA_LIKE, LONG]
     assert {c.data_type for c in mbo["A"]} == {"s"}

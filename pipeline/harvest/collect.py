@@ -9,8 +9,8 @@ sealed identity), never by their names.
 from __future__ import annotations
 
 import hashlib
-import io
 import re
+import secrets
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,24 +20,26 @@ from pathlib import Path
 from typing import TextIO
 
 from lxml import etree
-from openpyxl import load_workbook
 
 from pipeline.compose import ComposeOptions, compose_profile
+from pipeline.cycle.personal import marker
 from pipeline.diagnostics import PacksError
-from pipeline.harvest.docx_form import read_form
 from pipeline.harvest.package import open_package
 from pipeline.harvest.verify import (
     RETURNED_PACKAGE,
+    Cells,
+    Change,
     Claim,
     FileKind,
+    Returned,
     Status,
     _sequence_changes,
-    claim,
+    book_changes,
     form_paragraphs,
-    tracker_changes,
+    open_returned,
 )
 from pipeline.harvest.verify import Verdict as VerifyVerdict
-from pipeline.harvest.xlsx_tracker import read_contract, read_tracker
+from pipeline.harvest.xlsx_tracker import Book, Contract, contract_of
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import Canon, ProfileFrames
 from pipeline.render import get_format
@@ -133,13 +135,14 @@ def _modified(data: bytes) -> datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
-def _read_values(data: bytes, kind: FileKind) -> dict[str, dict[str, object]]:
+def _read_values(returned: Returned) -> dict[str, dict[str, object]]:
     """row key -> column -> value; a form's `smart.1.measurable.target` is row
     `smart.1.measurable`, column `Target`; a single field (`review.employee`) is column Value."""
-    if kind is FileKind.TRACKER:
-        return read_tracker(data)
+    values = returned.values()
+    if returned.claim.kind is FileKind.TRACKER:
+        return {k: dict(v) for k, v in values.items()}
     out: dict[str, dict[str, object]] = {}
-    for key, value in read_form(data).items():
+    for key, value in values.items():
         row, _, last = key.rpartition(".")
         if row and last.capitalize() in COLUMNS:
             out.setdefault(row, {})[last.capitalize()] = value
@@ -176,21 +179,24 @@ class CanonMatcher:
         return [Person(p.id, "", "", p.id) for p in self.canon.profiles]
 
     def __call__(self, data: bytes, said: Claim) -> Matched:
+        return self.match(replace(open_returned(data), claim=said))
+
+    def match(self, returned: Returned) -> Matched:
+        said = returned.claim
         frames = self.frames(said.profile_id)
         if frames is None:
             return Matched(
                 None, Verdict.UNKNOWN, f"issued for {said.profile_id}, which is not in the canon"
             )
         person = Person(said.profile_id, "", "", said.profile_id)
-        return check_against(data, said, frames, self.issued, person)
+        return check_returned(returned, frames, self.issued, person)
 
     def issued(self, frames: ProfileFrames, kind: FileKind) -> Issued:
-        """The file as issued for `frames`, rendered once per profile and kind."""
+        """The file as issued for `frames`, rendered and read once per profile and kind."""
         key = (frames.profile_id, kind)
         if key not in self._issued:
             data = get_format(kind.value).renderer()(frames, self.layout, RenderOptions())
-            paragraphs = form_paragraphs(data) if kind is FileKind.FORM else []
-            self._issued[key] = Issued(data, paragraphs)
+            self._issued[key] = issued_file(data, kind)
         return self._issued[key]
 
 
@@ -199,6 +205,17 @@ class Issued:
     data: bytes
     #: A form's locked paragraphs (`verify.form_paragraphs`), computed once.
     paragraphs: list[str]
+    #: A tracker's values and `_meta` contract, read once.
+    cells: Cells | None = None
+    contract: Contract | None = None
+
+
+def issued_file(data: bytes, kind: FileKind) -> Issued:
+    """An issued file with what the checks compare read from it once."""
+    if kind is FileKind.FORM:
+        return Issued(data, form_paragraphs(data))
+    book = Book(data)
+    return Issued(data, [], book, contract_of(book))
 
 
 def check_against(
@@ -210,13 +227,28 @@ def check_against(
 ) -> Matched:
     """The tamper/stale verdict of `data` against `frames` (`verify`'s checks, with the issued
     file rendered once per profile rather than once per returned file)."""
+    return check_returned(replace(open_returned(data), claim=said), frames, issued, person)
+
+
+def _changes(returned: Returned, original: Issued) -> list[Change]:
+    if returned.claim.kind is FileKind.FORM:
+        return list(_sequence_changes(original.paragraphs, form_paragraphs(returned.data)))
+    if returned.book is None or original.cells is None or original.contract is None:
+        raise PacksError("not a tracker: its cells could not be read")
+    return book_changes(returned.book, original.cells, original.contract)
+
+
+def check_returned(
+    returned: Returned,
+    frames: ProfileFrames,
+    issued: Callable[[ProfileFrames, FileKind], Issued],
+    person: Person,
+) -> Matched:
+    """`check_against` of a file already opened (read once for claim, check and values)."""
+    said = returned.claim
     if said.profile_id != frames.profile_id:
         raise PacksError(f"the file was issued for {said.profile_id}, not {frames.profile_id}")
-    original = issued(frames, said.kind)
-    if said.kind is FileKind.FORM:
-        found = list(_sequence_changes(original.paragraphs, form_paragraphs(data)))
-    else:
-        found = tracker_changes(data, original.data)
+    found = _changes(returned, issued(frames, said.kind))
     verdict = VerifyVerdict(said, frames.canon_digest, tuple(found))
     if verdict.status is Status.STALE:
         problems = verdict.problems("")
@@ -243,15 +275,16 @@ def examine(path: Path, display: str, matcher: Matcher) -> Return:
     modified = _modified(data) or datetime.fromtimestamp(int(path.stat().st_mtime), UTC)
     base = Return(display, digest, kind.value, Verdict.UNREADABLE, "", modified=modified)
     try:
-        said = claim(data)
+        opened = open_returned(data)
     except PacksError as exc:
         text = _one_line(str(exc))
         if "names no profile" in text:
             return replace(base, verdict=Verdict.UNKNOWN, message=text)
         return replace(base, message=text)
-    base.kind = said.kind.value
+    base.kind = opened.claim.kind.value
     try:
-        matched = matcher(data, said)
+        match = getattr(matcher, "match", None)  # a matcher that takes the file as opened
+        matched = match(opened) if callable(match) else matcher(data, opened.claim)
     except PacksError as exc:
         return replace(base, message=_one_line(str(exc)))
     person = matched.person
@@ -264,7 +297,7 @@ def examine(path: Path, display: str, matcher: Matcher) -> Return:
     if matched.verdict is not Verdict.OK:
         return base
     try:
-        return replace(base, values=_read_values(data, said.kind))
+        return replace(base, values=_read_values(opened))
     except PacksError as exc:
         return replace(base, verdict=Verdict.UNREADABLE, message=_one_line(str(exc)))
 
@@ -373,29 +406,21 @@ def canon_texts(
 ) -> dict[str, str]:
     """Row key -> the canon text of that row (the tracker's locked cells, as issued)."""
     if frames.profile_id not in cache:
-        issued = get_format("xlsx").renderer()(frames, layout, RenderOptions())
-        contract = read_contract(issued)
-        wb = load_workbook(io.BytesIO(issued), read_only=True, data_only=True)
+        book = Book(get_format("xlsx").renderer()(frames, layout, RenderOptions()))
+        contract = contract_of(book)
         texts: dict[str, str] = {}
-        try:
-            for sheet, part in contract.sheets.items():
-                key_index = next(
-                    (part.columns[t] for t, r in part.roles.items() if r == Role.KEY), 0
-                )
-                locked = [
-                    part.columns[t]
-                    for t, r in part.roles.items()
-                    if r not in (Role.KEY, Role.INPUT)
-                ]
-                for row in wb[sheet].iter_rows(min_row=2, values_only=True):
-                    if not key_index or key_index > len(row):
-                        continue
-                    key = row[key_index - 1]
-                    cells = [row[i - 1] for i in locked if i <= len(row) and row[i - 1]]
-                    if isinstance(key, str):
-                        texts[key] = " | ".join(str(c) for c in cells)
-        finally:
-            wb.close()
+        for sheet, part in contract.sheets.items():
+            key_index = next((part.columns[t] for t, r in part.roles.items() if r == Role.KEY), 0)
+            locked = [
+                part.columns[t] for t, r in part.roles.items() if r not in (Role.KEY, Role.INPUT)
+            ]
+            for row in book.rows(sheet)[1:]:
+                if not key_index or key_index > len(row):
+                    continue
+                key = row[key_index - 1]
+                cells = [row[i - 1] for i in locked if i <= len(row) and row[i - 1]]
+                if isinstance(key, str):
+                    texts[key] = " | ".join(str(c) for c in cells)
         cache[frames.profile_id] = texts
     return cache[frames.profile_id]
 
@@ -416,14 +441,22 @@ class CycleMatcher:
             p.employee_id: Person(p.employee_id, p.name, p.manager_id or "", p.profile)
             for p in self.record.people
         }
+        self._names = {p.employee_id: p.name for p in self.record.people}
+        #: One render per profile, kind and set of review fields, with markers for the values.
+        self._templates: dict[tuple[str, FileKind, tuple[str, ...]], Issued] = {}
+        self._nonce = secrets.token_hex(6)
 
     def people(self) -> list[Person]:
         return list(self._people.values())
 
     def __call__(self, data: bytes, said: Claim) -> Matched:
+        return self.match(replace(open_returned(data), claim=said))
+
+    def match(self, returned: Returned) -> Matched:
         from pipeline.cycle import read_identity, verify
 
-        identity = read_identity(data)
+        said = returned.claim
+        identity = read_identity(returned.data)
         if identity is None:
             return Matched(None, Verdict.UNKNOWN, "no cycle identity: not a file of this cycle")
         if identity.cycle != self.record.cycle:
@@ -451,24 +484,95 @@ class CycleMatcher:
         frames = self.canon.frames(said.profile_id)
         if frames is None:
             return Matched(person, Verdict.UNKNOWN, f"{said.profile_id} is not in the canon")
-        return check_against(data, said, frames, self._issued_for(person), person)
+        matched = check_returned(returned, frames, self._from_template(person), person)
+        if matched.verdict is Verdict.TAMPERED:  # confirmed against a full render of theirs
+            matched = check_returned(returned, frames, self._issued_for(person), person)
+        return matched
 
-    def _issued_for(self, person: Person) -> Callable[[ProfileFrames, FileKind], Issued]:
-        """The person's file as the cycle issued it (its Read me lines name them): the review
-        fields of `cycle.run.review_fields`, rendered for this one check."""
-        names = {p.employee_id: p.name for p in self.record.people}
+    def _fields(self, person: Person) -> dict[str, str]:
+        """The review fields of `cycle.run.review_fields`: what the person's Read me lines and
+        form show."""
         fields = {
             "review.employee": person.name,
             "review.period.start": self.record.period.start.isoformat(),
             "review.period.end": self.record.period.end.isoformat(),
         }
-        if person.manager in names:
-            fields["review.manager"] = names[person.manager]
-        options = RenderOptions(fields=tuple(sorted(fields.items())))
+        if person.manager in self._names:
+            fields["review.manager"] = self._names[person.manager]
+        return dict(sorted(fields.items()))
+
+    def _issued_for(self, person: Person) -> Callable[[ProfileFrames, FileKind], Issued]:
+        """The person's file as the cycle issued it (its Read me lines name them), rendered in
+        full for this one check."""
+        options = RenderOptions(fields=tuple(self._fields(person).items()))
 
         def issued(frames: ProfileFrames, kind: FileKind) -> Issued:
             data = get_format(kind.value).renderer()(frames, self.canon.layout, options)
-            paragraphs = form_paragraphs(data) if kind is FileKind.FORM else []
-            return Issued(data, paragraphs)
+            return issued_file(data, kind)
 
         return issued
+
+    def _from_template(self, person: Person) -> Callable[[ProfileFrames, FileKind], Issued]:
+        """The person's file as issued, from one render per profile with a marker standing for
+        each review field: the markers in its paragraphs and cells replaced by this person's
+        values. Only for values a render writes as they are (printable, no edge spaces, no
+        `_x` escape, no marker character); anything else is rendered in full. A file found
+        tampered this way is checked again against the full render (`match`)."""
+        fields = self._fields(person)
+        if not all(_plain(v) for v in fields.values()):
+            return self._issued_for(person)
+        keys = tuple(fields)
+        replacements = [(marker(k, self._nonce), v) for k, v in fields.items()]
+
+        def issued(frames: ProfileFrames, kind: FileKind) -> Issued:
+            key = (frames.profile_id, kind, keys)
+            if key not in self._templates:
+                markers = tuple((k, marker(k, self._nonce)) for k in keys)
+                options = RenderOptions(fields=markers)
+                data = get_format(kind.value).renderer()(frames, self.canon.layout, options)
+                self._templates[key] = issued_file(data, kind)
+            t = self._templates[key]
+            if kind is FileKind.FORM:
+                return Issued(t.data, [_put(p, replacements) for p in t.paragraphs])
+            assert t.cells is not None
+            return Issued(t.data, [], _Filled(t.cells, replacements), t.contract)
+
+        return issued
+
+
+def _plain(value: str) -> bool:
+    return (
+        value.isprintable()
+        and value == value.strip()
+        and "_x" not in value
+        and "\u00a7" not in value
+    )
+
+
+def _put(text: str, replacements: Sequence[tuple[str, str]]) -> str:
+    if "\u00a7" not in text:
+        return text
+    for old, new in replacements:
+        text = text.replace(old, new)
+    return text
+
+
+class _Filled:
+    """A template's cells with the markers replaced (rows computed when first asked for)."""
+
+    def __init__(self, cells: Cells, replacements: Sequence[tuple[str, str]]) -> None:
+        self.cells = cells
+        self.replacements = replacements
+        self._rows: dict[str, list[tuple[object, ...]]] = {}
+
+    @property
+    def sheetnames(self) -> list[str]:
+        return self.cells.sheetnames
+
+    def rows(self, name: str) -> list[tuple[object, ...]]:
+        if name not in self._rows:
+            self._rows[name] = [
+                tuple(_put(v, self.replacements) if isinstance(v, str) else v for v in row)
+                for row in self.cells.rows(name)
+            ]
+        return self._rows[name]

@@ -19,9 +19,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import TYPE_STRING
+from openpyxl.cell._writer import write_cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, TYPE_STRING
+from openpyxl.cell.cell import Cell as OpenpyxlCell
+from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import IllegalCharacterError
+from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.worksheet.dimensions import SheetDimension
 
 from pipeline.build.commit import write_atomic
 from pipeline.harvest.collect import COLUMNS, VERDICTS, Person, Return, Verdict
@@ -188,13 +196,102 @@ def summary_rows(people: Sequence[Person], returns: Sequence[Return]) -> list[li
     return rows
 
 
-def _append(ws: object, values: Sequence[Cell]) -> None:
-    ws.append(list(values))  # type: ignore[attr-defined]
-    for cell in ws[ws.max_row]:  # type: ignore[attr-defined, index]
-        if isinstance(cell.value, str):
-            cell.data_type = TYPE_STRING  # never a formula, whatever it starts with
-        elif isinstance(cell.value, date):
-            cell.number_format = "yyyy-mm-dd"
+class _Plain:
+    """What openpyxl's cell writer reads of a text or number cell (no style, no link)."""
+
+    __slots__ = ("_value", "coordinate", "data_type", "hyperlink")
+
+    def __init__(self, coordinate: str, data_type: str, value: object) -> None:
+        self.coordinate = coordinate
+        self.data_type = data_type
+        self._value = value
+        self.hyperlink = None
+
+
+class _Rows:
+    """One sheet's rows, kept as values rather than openpyxl cells (a harvest of 2,000 files is
+    some 60,000 rows: `ws.append` and openpyxl's row writer were most of the run). Written by
+    `_RowsWriter` with openpyxl's own cell writer, so the bytes are the ones `ws.append` gave:
+    text is always a string cell (never a formula), a date a `yyyy-mm-dd` number."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.rows: list[list[Any]] = []
+
+    def append(self, values: Sequence[Cell]) -> None:
+        r = len(self.rows) + 1
+        row: list[Any] = []
+        for c, value in enumerate(values, 1):
+            if value is None:
+                row.append(None)
+            elif isinstance(value, str):
+                row.append(_Plain(f"{get_column_letter(c)}{r}", TYPE_STRING, _check(value)))
+            elif type(value) in (int, float):
+                row.append(_Plain(f"{get_column_letter(c)}{r}", "n", value))
+            else:  # dates (their number format registered now, as ws.append did) and the rest
+                cell = OpenpyxlCell(self.ws, row=r, column=c, value=value)
+                if isinstance(value, date):
+                    cell.number_format = "yyyy-mm-dd"
+                row.append(cell)
+        self.rows.append(row)
+
+    def dimension(self) -> str:
+        """`Worksheet.calculate_dimension` of the cells `ws.append` would have made."""
+        filled = [r for r, row in enumerate(self.rows, 1) if row]
+        if not filled:
+            return "A1:A1"
+        width = max(len(self.rows[r - 1]) for r in filled)
+        return f"A{filled[0]}:{get_column_letter(width)}{filled[-1]}"
+
+
+class _RowsWriter(WorksheetWriter):  # type: ignore[misc]
+    def __init__(self, ws: Any, rows: _Rows, out: io.BytesIO) -> None:
+        super().__init__(ws, out=out)
+        self.values = rows
+
+    def write_dimensions(self) -> None:
+        self.xf.send(SheetDimension(self.values.dimension()).to_tree())
+
+    def write_rows(self) -> None:
+        xf = self.xf.send(True)
+        with xf.element("sheetData"):
+            for r, row in enumerate(self.values.rows, 1):
+                if not row:
+                    continue
+                with xf.element("row", {"r": f"{r}"}):
+                    for cell in row:
+                        if cell is None:
+                            continue
+                        styled = cell.has_style if isinstance(cell, OpenpyxlCell) else False
+                        write_cell(xf, self.ws, cell, styled)
+        self.xf.send(None)
+
+
+class _Writer(MemoryExcelWriter):
+    def __init__(self, wb: Workbook, parts: PackageParts, sheets: Mapping[str, _Rows]) -> None:
+        super().__init__(wb, parts)
+        self.sheets = sheets
+
+    def write_worksheet(self, ws: Any) -> None:
+        if ws.title not in self.sheets:
+            super().write_worksheet(ws)
+            return
+        ws._drawing = SpreadsheetDrawing()
+        ws._drawing.charts = ws._charts
+        ws._drawing.images = ws._images
+        writer = _RowsWriter(ws, self.sheets[ws.title], io.BytesIO())
+        writer.write()
+        ws._rels = writer._rels
+        self._archive.writestr(ws.path[1:], writer.read())
+        self.manifest.append(ws)
+
+
+def _check(text: str) -> str:
+    """openpyxl's `Cell.check_string`: at most 32,767 characters, no XML-illegal ones."""
+    text = text[:32767]
+    if ILLEGAL_CHARACTERS_RE.search(text):
+        raise IllegalCharacterError(f"{text} cannot be used in worksheets.")
+    return text
 
 
 def workbook_bytes(
@@ -207,27 +304,28 @@ def workbook_bytes(
     ws = wb.active
     assert ws is not None
     ws.title = "Results"
-    _append(ws, RESULT_HEADER)
+    sheets = {"Results": _Rows(ws)}
+    sheets["Results"].append(RESULT_HEADER)
     for row in result_rows(people, returns, texts):
-        _append(ws, row.cells())
-    ws = wb.create_sheet("Returns")
-    _append(ws, RETURN_HEADER)
+        sheets["Results"].append(row.cells())
+    sheets["Returns"] = listed = _Rows(wb.create_sheet("Returns"))
+    listed.append(RETURN_HEADER)
     for r in returns:
-        _append(ws, [r.path, r.sha256, r.kind, r.employee_id, r.verdict.value, r.message])
-    ws = wb.create_sheet("People")
-    _append(ws, PEOPLE_HEADER)
+        listed.append([r.path, r.sha256, r.kind, r.employee_id, r.verdict.value, r.message])
+    sheets["People"] = rows = _Rows(wb.create_sheet("People"))
+    rows.append(PEOPLE_HEADER)
     for values in people_rows(people, returns):
-        _append(ws, values)
-    ws = wb.create_sheet("Summary")
+        rows.append(values)
+    sheets["Summary"] = summary = _Rows(wb.create_sheet("Summary"))
     for values in summary_rows(people, returns):
-        _append(ws, values)
+        summary.append(values)
     moment = datetime.fromtimestamp(epoch or 0, UTC).replace(tzinfo=None)
     props = wb.properties
     props.creator = props.lastModifiedBy = "jobframe-packs"
     props.created = props.modified = moment
     props.title = "Harvest results"
     parts = PackageParts()
-    MemoryExcelWriter(wb, parts).save()
+    _Writer(wb, parts, sheets).save()
     return parts.package(epoch or 0)
 
 

@@ -19,21 +19,24 @@ Only an INTACT file gives its values back (`read_returned`).
 from __future__ import annotations
 
 import difflib
-import io
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from pipeline.compose import ComposeOptions, compose_profile
 from pipeline.diagnostics import PacksError, Problem, quoted
 from pipeline.harvest.docx_form import FORM_PACKAGE, _main_part, _parse, read_form
 from pipeline.harvest.package import Package, PackageError, PackageKind, open_package
-from pipeline.harvest.xlsx_tracker import _load, read_contract, read_tracker, readable
+from pipeline.harvest.xlsx_tracker import (
+    Book,
+    Contract,
+    contract_of,
+    read_tracker,
+    tracker_values,
+)
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import Canon, ProfileFrames
 from pipeline.ooxml.ns import CP_NS, CUSTOM_NS, w
@@ -134,13 +137,33 @@ def _paragraph(text: str | None) -> str:
 # --- the claim ------------------------------------------------------------------------------------
 
 
-def claim(data: bytes) -> Claim:
-    """The profile id and canon digest a returned form or tracker carries."""
+@dataclass(frozen=True)
+class Returned:
+    """A returned file opened once: its bytes, its claim and, for a tracker, its cells and
+    contract (so the claim, the tamper check and the values read it one time, not three)."""
+
+    data: bytes
+    claim: Claim
+    book: Book | None = None
+    contract: Contract | None = None
+
+    def values(self) -> Mapping[str, Any]:
+        """`read_form`'s or `read_tracker`'s result."""
+        if self.book is not None and self.contract is not None:
+            return tracker_values(self.book, self.contract)
+        return read_form(self.data)
+
+
+def open_returned(data: bytes) -> Returned:
+    """A returned form or tracker with the profile id and canon digest it carries."""
     with open_package(data, RETURNED_PACKAGE) as package:
         is_tracker = "xl/workbook.xml" in package.names()
         properties = {} if is_tracker else _docx_properties(package)
+    book = contract = None
     if is_tracker:
-        meta = read_contract(data).meta
+        book = Book(data)
+        contract = contract_of(book)
+        meta = contract.meta
         kind, profile, digest = FileKind.TRACKER, meta.get("profile"), meta.get("canon_digest")
     else:
         kind = FileKind.FORM
@@ -148,7 +171,12 @@ def claim(data: bytes) -> Claim:
         digest = properties.get("CanonDigest")
     if not profile or not digest:
         raise PackageError("not a review pack file: it names no profile or canon digest")
-    return Claim(kind, str(profile), str(digest))
+    return Returned(data, Claim(kind, str(profile), str(digest)), book, contract)
+
+
+def claim(data: bytes) -> Claim:
+    """The profile id and canon digest a returned form or tracker carries."""
+    return open_returned(data).claim
 
 
 def _docx_properties(package: Package) -> dict[str, str]:
@@ -230,9 +258,13 @@ def _sequence_changes(expected: Sequence[str], found: Sequence[str]) -> Iterator
 # --- trackers -------------------------------------------------------------------------------------
 
 
-def _rows(ws: Any) -> list[tuple[Any, ...]]:
-    ws.reset_dimensions()
-    return [tuple(r) for r in ws.iter_rows(values_only=True)]
+class Cells(Protocol):
+    """A workbook's values by sheet (`xlsx_cells.Book`, or an issued one with names put in)."""
+
+    @property
+    def sheetnames(self) -> list[str]: ...
+
+    def rows(self, name: str) -> list[tuple[Any, ...]]: ...
 
 
 def _same(a: object, b: object) -> bool:
@@ -253,29 +285,25 @@ def _text(value: object) -> str | None:
 
 def tracker_changes(data: bytes, expected: bytes) -> list[Change]:
     """Locked cells of `data` that differ from the issued tracker `expected`, by row key."""
-    contract = read_contract(expected)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\b")
-        issued = load_workbook(io.BytesIO(expected), read_only=True, data_only=True)
-    returned = _load(data)
+    issued = Book(expected)
+    return book_changes(Book(data), issued, contract_of(issued))
+
+
+def book_changes(returned: Cells, issued: Cells, contract: Contract) -> list[Change]:
+    """`tracker_changes` of workbooks already read (`contract`: the issued one's)."""
     changes: list[Change] = []
-    try:
-        with readable():
-            for name in issued.sheetnames:
-                if name not in returned.sheetnames:
-                    changes.append(Change(f"sheet {name!r}", "the sheet", None))
-                    continue
-                want, got = _rows(issued[name]), _rows(returned[name])
-                part = contract.sheets.get(name)
-                if name == META_SHEET:  # the identity: LibreOffice lets anyone unhide and edit it
-                    changes += _grid_changes(name, _meta_rows(want), _meta_rows(got))
-                elif part is None:  # the Read me: every cell is locked
-                    changes += _grid_changes(name, want, got)
-                else:
-                    changes += _keyed_changes(name, part.columns, part.roles, want, got)
-    finally:
-        issued.close()
-        returned.close()
+    for name in issued.sheetnames:
+        if name not in returned.sheetnames:
+            changes.append(Change(f"sheet {name!r}", "the sheet", None))
+            continue
+        want, got = issued.rows(name), returned.rows(name)
+        part = contract.sheets.get(name)
+        if name == META_SHEET:  # the identity: LibreOffice lets anyone unhide and edit it
+            changes += _grid_changes(name, _meta_rows(want), _meta_rows(got))
+        elif part is None:  # the Read me: every cell is locked
+            changes += _grid_changes(name, want, got)
+        else:
+            changes += _keyed_changes(name, part.columns, part.roles, want, got)
     return changes
 
 

@@ -3,35 +3,33 @@
 The tracker's `veryHidden` `_meta` sheet (written by `pipeline.render.to_xlsx`) says which sheet,
 column and row key every input cell belongs to. Rows are matched by the hidden Key column, never
 by position, so a user may sort or filter; a row whose key cell was lost is matched by its locked
-canon text when that text is unique. A returned file is untrusted: it is size-checked and refused
-when any part declares a DTD, before openpyxl parses it.
+canon text when that text is unique. A returned file is untrusted: it is opened as a checked
+package and refused when any part declares a DTD, before any part is parsed (`xlsx_cells.Book`,
+which reads the values openpyxl would, by streaming the sheet XML).
 """
 
 from __future__ import annotations
 
-import io
 import json
-import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-from zipfile import BadZipFile
 
-from openpyxl import load_workbook
 from openpyxl.utils import column_index_from_string
 
-from pipeline.diagnostics import PacksError
-from pipeline.harvest.package import PackageKind, open_package
+from pipeline.harvest.xlsx_cells import TRACKER_PACKAGE, Book, TrackerError
 from pipeline.render.to_xlsx import FORMAT, FORMAT_VERSION, META_SHEET, Role, signature
 
-
-class TrackerError(PacksError):
-    """The file is not a tracker this version can read (or not an XLSX at all)."""
-
-
-#: How `open_package` names this file in its refusals.
-TRACKER_PACKAGE = PackageKind("an XLSX workbook", "workbook", TrackerError)
+__all__ = [
+    "TRACKER_PACKAGE",
+    "Book",
+    "Contract",
+    "SheetContract",
+    "TrackerError",
+    "contract_of",
+    "read_contract",
+    "read_tracker",
+    "tracker_values",
+]
 
 
 @dataclass
@@ -53,54 +51,12 @@ class Contract:
     sheets: dict[str, SheetContract] = field(default_factory=dict)
 
 
-def check_package(data: bytes) -> None:
-    """Refuse what openpyxl should never parse: non-zips, zip bombs, DTDs (entity tricks)."""
-    with open_package(data, TRACKER_PACKAGE) as package:
-        for name in package.names():
-            # Dropping NULs makes UTF-16/32 markup searchable as ASCII too.
-            raw = package.read(name).replace(b"\x00", b"")
-            if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-                raise TrackerError(f"workbook part {name} declares a DTD; refusing it")
-
-
-#: What openpyxl raises on XML it cannot make sense of. It parses sheets lazily, while rows are
-#: read, so these can come from any read of a returned workbook, not only from opening it.
-PARSE_ERRORS = (
-    SyntaxError,
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    OSError,
-    EOFError,
-    BadZipFile,
-)
-
-
-@contextmanager
-def readable() -> Iterator[None]:
-    """Turn openpyxl's failures on a damaged workbook into one `TrackerError`."""
-    try:
-        yield
-    except PARSE_ERRORS as exc:  # SyntaxError covers ElementTree's and lxml's parse errors
-        raise TrackerError(f"not a readable XLSX workbook: {type(exc).__name__}: {exc}") from None
-
-
-def _load(data: bytes) -> Any:
-    check_package(data)
-    with readable(), warnings.catch_warnings():
-        # Excel and LibreOffice add extensions openpyxl warns it drops; we only read values.
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\b")
-        return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-
-
-def _contract(wb: Any) -> Contract:
-    if META_SHEET not in wb.sheetnames:
+def contract_of(book: Book) -> Contract:
+    """The `_meta` contract of a workbook already opened as a `Book`."""
+    if META_SHEET not in book.sheetnames:
         raise TrackerError(f"not a tracker: the {META_SHEET} sheet is missing")
-    ws = wb[META_SHEET]
-    ws.reset_dimensions()
     contract = Contract()
-    for values in ws.iter_rows(min_row=2, values_only=True):
+    for values in book.rows(META_SHEET)[1:]:
         record, sheet, name, value, text, inputs = (tuple(values) + (None,) * 6)[:6]
         if record == "meta":
             contract.meta[str(name)] = value
@@ -181,12 +137,7 @@ def _match_rows(
 
 def read_contract(data: bytes) -> Contract:
     """The tracker's `_meta` contract alone (profile id, canon digest, rows, columns)."""
-    wb = _load(data)
-    try:
-        with readable():
-            return _contract(wb)
-    finally:
-        wb.close()
+    return contract_of(Book(data))
 
 
 def read_tracker(data: bytes) -> dict[str, dict[str, object]]:
@@ -196,21 +147,19 @@ def read_tracker(data: bytes) -> dict[str, dict[str, object]]:
     computed value). An untouched placeholder comes back as its token (`⟨target⟩`), so a caller
     can tell "not filled" from "cleared" (None). A row that was deleted is absent.
     """
-    wb = _load(data)
-    try:
-        with readable():
-            contract = _contract(wb)
-            out: dict[str, dict[str, object]] = {}
-            for sheet, part in contract.sheets.items():
-                if sheet not in wb.sheetnames:
-                    raise TrackerError(f"tracker sheet {sheet!r} is missing (was it renamed?)")
-                ws = wb[sheet]
-                ws.reset_dimensions()
-                found = _match_rows(part, ws.iter_rows(min_row=2, values_only=True))
-                for key in part.rows:
-                    if key in found and key in part.inputs:
-                        values = found[key]
-                        out[key] = {t: _cell(values, part.columns[t]) for t in part.inputs[key]}
-            return out
-    finally:
-        wb.close()
+    book = Book(data)
+    return tracker_values(book, contract_of(book))
+
+
+def tracker_values(book: Book, contract: Contract) -> dict[str, dict[str, object]]:
+    """`read_tracker` of a workbook already opened, with its contract already read."""
+    out: dict[str, dict[str, object]] = {}
+    for sheet, part in contract.sheets.items():
+        if sheet not in book.sheetnames:
+            raise TrackerError(f"tracker sheet {sheet!r} is missing (was it renamed?)")
+        found = _match_rows(part, book.rows(sheet)[1:])
+        for key in part.rows:
+            if key in found and key in part.inputs:
+                values = found[key]
+                out[key] = {t: _cell(values, part.columns[t]) for t in part.inputs[key]}
+    return out
