@@ -29,8 +29,13 @@ from pipeline.extract.nodes import describe, line_of
 from pipeline.extract.yamlsource import parse_source, read_source
 from pipeline.model import PlaceholderKind
 
-#: The repository's layouts folder (also where the package looks when run from a checkout).
-LAYOUTS_DIR = Path(__file__).resolve().parent.parent / "layouts"
+#: The layouts folder. In a checkout it is the repository's `layouts/` (where presentation is
+#: edited); a wheel carries a copy inside the package (`setup.py` copies it to
+#: `pipeline/layouts/`), so an installed `packs` finds its layouts from any directory.
+_PACKAGED = Path(__file__).resolve().parent / "layouts"
+LAYOUTS_DIR = (
+    _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "layouts"
+)
 PAGE_SIZES = ("A4", "Letter")
 #: The character a DOCX text field's blank is a run of.
 BLANK_CHAR = "_"
