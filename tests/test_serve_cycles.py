@@ -614,3 +614,26 @@ def test_the_local_user_gets_a_csrf_token_for_the_upload_forms(tmp_path: Path) -
         response = new_cycle(local, b"employee_id,name,profile\n", name="local-1")
         assert response.status_code == 400  # checked, not refused as a forged form
         assert "roster.csv: error: no people (nothing below the header row)" in response.text
+
+
+def test_an_xlsx_roster_is_read_and_located_by_cell(fresh: tuple[TestClient, Site]) -> None:
+    from openpyxl import Workbook
+
+    client, site = fresh
+    as_user(client, HR)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Employee ID", "Full name", "Job profile", "Reports to"])
+    sheet.append(["X1", "Xena", SEED_ID, None])
+    sheet.append(["X2", "Xavier", "NOPE.NOPE.M1", "X1"])
+    data = io.BytesIO()
+    book.save(data)
+    response = new_cycle(client, data.getvalue(), name="xlsx-1", filename="HR export.XLSX")
+    assert response.status_code == 400
+    lines = page(response.text).xpath("//div[@class='problems']//code/text()")
+    assert lines[-1] == "1 problem found"
+    assert lines[0].startswith(
+        "roster.xlsx:3: error: column 'profile': unknown profile 'NOPE.NOPE.M1'"
+    )
+    assert not list((site.store.out / "cycles" / ".builds").iterdir())
