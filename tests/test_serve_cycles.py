@@ -637,3 +637,89 @@ def test_an_xlsx_roster_is_read_and_located_by_cell(fresh: tuple[TestClient, Sit
         "roster.xlsx:3: error: column 'profile': unknown profile 'NOPE.NOPE.M1'"
     )
     assert not list((site.store.out / "cycles" / ".builds").iterdir())
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def test_a_stopped_server_leaves_no_worker_and_its_build_finishes(
+    tmp_path: Path, users: Path
+) -> None:
+    """`packs serve` stopped (SIGTERM) while it builds: the worker finishes the build, writes
+    its status, and exits; nothing outlives the server for long (bounded waits)."""
+    import http.client
+    import os
+    import time
+
+    from tests.webserver import running_server
+
+    roster = write_roster(tmp_path / "roster.csv")
+    with running_server(tmp_path, users=users) as url:
+        host, port = url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        client_cookie = ""
+
+        def call(method: str, path: str, body: bytes = b"", kind: str = "") -> tuple[int, str]:
+            nonlocal client_cookie
+            headers = {"Cookie": client_cookie} if client_cookie else {}
+            if kind:
+                headers["Content-Type"] = kind
+            conn.request(method, path, body or None, headers)
+            response = conn.getresponse()
+            text = response.read().decode()
+            cookie = response.getheader("set-cookie")
+            if cookie:
+                client_cookie = cookie.split(";")[0]
+            return response.status, response.getheader("location") or text
+
+        from urllib.parse import urlencode
+
+        _status, form = call("GET", "/login")
+        fields = {"name": HR[0], "password": HR[1], "csrf": csrf_of(form)}
+        kind = "application/x-www-form-urlencoded"
+        assert call("POST", "/login", urlencode(fields).encode(), kind)[0] == 303
+        csrf = csrf_of(call("GET", "/cycles/new")[1])
+        boundary = "b0undary"
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in {"csrf": csrf, "name": "stopped", "period": PERIOD}.items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="roster"; '
+            f'filename="roster.csv"\r\n\r\n'.encode()
+            + roster.read_bytes()
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        status, location = call(
+            "POST", "/cycles/new", b"".join(parts), f"multipart/form-data; boundary={boundary}"
+        )
+        assert status == 303, location
+        server = next(
+            int(p.name)
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit()
+            and str(tmp_path / "served-out").encode() in (p / "cmdline").read_bytes()
+        )
+        job = location.rsplit("/", 1)[1]
+        status_file = tmp_path / "served-out" / "cycles" / ".builds" / job / "status.json"
+        deadline = time.monotonic() + 600
+        # a worker has taken the build (a build still queued when the server stops is lost,
+        # and shows as stopped after a restart)
+        while json.loads(status_file.read_bytes())["state"] == "queued":
+            assert time.monotonic() < deadline, "no worker took the build"
+            time.sleep(0.1)
+        workers = _children(server)
+        assert workers  # the pool's worker (and multiprocessing's resource tracker)
+        conn.close()
+    while json.loads(status_file.read_bytes())["state"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, "the build never ended"
+        time.sleep(0.2)
+    assert json.loads(status_file.read_bytes())["state"] == "done"
+    assert (tmp_path / "served-out" / "cycles" / "stopped" / "cycle.json").is_file()
+    while any(os.path.exists(f"/proc/{pid}") for pid in workers):
+        assert time.monotonic() < deadline, f"workers outlived the server: {workers}"
+        time.sleep(0.2)

@@ -11,6 +11,7 @@ before any file is touched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import hashlib
 import os
@@ -18,7 +19,7 @@ import re
 import shutil
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -833,4 +834,14 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
     middleware = [Middleware(SecurityHeaders), Middleware(BodyLimit, uploads=uploads)]
     if allowed_hosts:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
-    return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:  # an idle pool is joined; a running build finishes in its worker
+            site.workers.close(wait=site.workers.running() is None)
+
+    return Starlette(
+        routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan
+    )

@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import re
 import secrets
@@ -123,8 +124,33 @@ class _StatusLines(io.StringIO):
         write_json(self.folder / STATUS, self.status)
 
 
+#: Held while a worker runs a task: a worker whose server is gone exits only once it is free.
+_BUSY = threading.Lock()
+
+
+def _watch_the_server() -> None:
+    """Initializer of every worker process: exit once the server process is gone (killed, or
+    stopped by a signal before it could shut the pool down) and no task is running, so a build
+    under way still finishes and commits, and no worker outlives its server for long."""
+    server = multiprocessing.parent_process()
+    if server is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([server.sentinel])
+        with _BUSY:
+            os._exit(0)
+
+    threading.Thread(target=watch, name="watch-the-server", daemon=True).start()
+
+
 def run_build(request: BuildRequest) -> None:
     """The worker's side of a cycle build; every outcome ends in the status file."""
+    with _BUSY:
+        _run_build(request)
+
+
+def _run_build(request: BuildRequest) -> None:
     status: dict[str, Any] = {
         "job": request.job,
         "cycle": request.name,
@@ -184,6 +210,11 @@ class HarvestRequest:
 def run_harvest(request: HarvestRequest) -> dict[str, Any]:
     """`packs harvest CYCLE_DIR FILES...` over the uploads; writes `returns/results.xlsx` and
     `returns/summary.json`, and returns that summary."""
+    with _BUSY:
+        return _run_harvest(request)
+
+
+def _run_harvest(request: HarvestRequest) -> dict[str, Any]:
     from pipeline.harvest.collect import (
         SUFFIXES,
         VERDICTS,
@@ -309,7 +340,9 @@ class Workers:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
-                    self.processes, mp_context=multiprocessing.get_context("spawn")
+                    self.processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_watch_the_server,
                 )
             return self._pool
 
@@ -373,10 +406,12 @@ class Workers:
     def harvest(self, request: HarvestRequest) -> Future[dict[str, Any]]:
         return self.pool().submit(run_harvest, request)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """End the pool (queued work is cancelled). Without `wait`, a running build goes on in
+        its worker, which exits when it is done (`_watch_the_server`)."""
         with self._lock:
             if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool.shutdown(wait=wait, cancel_futures=True)
                 self._pool = None
 
 

@@ -91,6 +91,6 @@ def serve(options: ServeOptions, out: TextIO) -> int:
     who = "one local user" if options.users is None else f"accounts of {options.users}"
     out.write(f"serving on http://{shown}:{port}/ for {who} (Ctrl-C stops)\n")
     out.flush()
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
     return 0
