@@ -272,3 +272,101 @@ def test_the_cycle_secret_stays_on_the_client() -> None:
 
     sent = {f.name for f in fields(CycleJob)} | {f.name for f in fields(GroupTask)}
     assert "secret" not in sent and "identities" in sent  # sealed here, the lines are sent
+
+
+# --- faults through the command line (subprocesses: a hang fails the test at its timeout) ---------
+
+#: `packs` with the test build's `probe` format registered, as a command.
+PROBE_CLI = "import sys, tests.test_build as t; sys.exit(t.cli_with_probe(sys.argv[1:]))"
+
+
+def probe_command(out: Path, *extra: str) -> list[str]:
+    from tests.test_build import probe_build
+
+    return [sys.executable, "-c", PROBE_CLI, *probe_build(out, 1), *extra]
+
+
+def probe_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH), **extra}
+
+
+def test_a_pack_that_kills_its_worker_on_every_try_fails_alone(tmp_path: Path) -> None:
+    from tests.conftest import REPO
+    from tests.test_build import PROBE_CRASH, SEED_ID, check_manifests
+
+    out = tmp_path / "out"
+    # the probe kills the worker process rendering the seed profile, every time it is tried
+    argv = probe_command(out, "--form-password", PROBE_CRASH, "--cluster", "local:2")
+    done = subprocess.run(
+        argv, cwd=REPO, env=probe_env(), capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"FAILED {SEED_ID}: worker process died on every try (4 workers)" in done.stderr
+    assert "Traceback" not in done.stderr and "ERROR" not in done.stderr, done.stderr
+    assert done.stdout.startswith("built 5, skipped 0, failed 1 in "), done.stdout
+    assert check_manifests(out) == 5
+    assert not (out / SEED_ID).exists()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_ctrl_c_cancels_the_build_and_leaves_no_worker_behind(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from benchmarks.bench import synthetic_canon
+    from tests.conftest import REPO
+    from tests.test_build import PROBE_SLEEP, check_manifests, temps
+
+    canon_dir = synthetic_canon(tmp_path / "canon", total := 24)
+    out = tmp_path / "out"
+    argv = [
+        sys.executable,
+        "-c",
+        PROBE_CLI,
+        "build",
+        "--canon",
+        str(canon_dir),
+        "--out",
+        str(out),
+        "--formats",
+        "txt,probe",
+        "--cluster",
+        "local:2",
+    ]
+    proc = subprocess.Popen(
+        argv,
+        cwd=REPO,
+        env=probe_env(**{PROBE_SLEEP: "1"}),  # slow packs: Ctrl-C lands mid-build
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 300  # a bound on a hang, not a timed assertion
+        while not any(out.glob("*/manifest.json")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no pack was committed in time"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
+        _, stderr = proc.communicate(timeout=120)
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stray = _group_alive(proc.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode != 0
+    assert "interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert not stray, "a worker process outlived the build"
+    committed = check_manifests(out)  # every committed pack is complete
+    assert 1 <= committed < total
+    assert temps(out) == []

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
+import signal
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from typing import Any, TextIO, TypeVar
 
@@ -130,6 +133,14 @@ def render_on_worker(job: PackJob, task: PackTask) -> Rendered:
     )
 
 
+def dask_setup(worker: Any) -> None:
+    """Run by each worker process of a `local:N` cluster as it starts (a Dask *preload*, so a
+    worker restarted after a crash too): Ctrl-C goes to the whole foreground process group, and
+    each worker would print its own KeyboardInterrupt traceback; the command alone handles it
+    and stops the cluster on the way out."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def connect(address: Address) -> Iterator[Any]:
     """A Client of the scheduler at `address` (starting and stopping a LocalCluster for local:N)."""
@@ -142,7 +153,10 @@ def connect(address: Address) -> Iterator[Any]:
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=":0",
-                silence_logs=40,
+                # Dask's own ERROR logs (tracebacks of a dead worker's connections) are not
+                # for the user: the build reports what failed, pack by pack.
+                silence_logs=logging.CRITICAL,
+                preload=[__name__],  # dask_setup above
             ) as cluster,
             distributed.Client(cluster, timeout=CONNECT_TIMEOUT) as client,
         ):
@@ -217,6 +231,13 @@ def cluster_results(
 
 def failed_on_every_try(profile_id: str, start: float, exc: BaseException) -> PackResult:
     """The result of a task that raised on every try (or whose worker died every time)."""
+    if type(exc).__name__ == "KilledWorker":  # Dask's: the render killed its process each time
+        tries = getattr(exc, "allowed_failures", 0) + 1
+        return PackResult(
+            profile_id,
+            time.perf_counter() - start,
+            f"worker process died on every try ({tries} workers)",
+        )
     return PackResult(
         profile_id,
         time.perf_counter() - start,
@@ -243,44 +264,71 @@ def run_on_cluster(
     caller asks for the next one, so the caller commits it first. The job goes to every worker
     once; the scheduler going away is a PacksError; on the way out (done, failed, Ctrl-C) every
     task still queued is cancelled. `after` ends the scheduler-lost message: what the caller
-    has committed so far."""
+    has committed so far.
+
+    A worker that dies takes the blame for every task it holds, the one it was running and the
+    one queued behind it (Dask's `KilledWorker` after `allowed-failures` deaths): a pack that
+    kills its worker on every try would take an innocent neighbour with it. So a task that
+    ends in `KilledWorker` is tried once more at the end, alone on the cluster, where only it
+    can kill its worker; what fails then is reported.
+    """
     distributed = distributed_module()
-    in_flight = max(2, 2 * workers)
-    pending = list(reversed(tasks))  # pop() from the end: in the given order
     # A task rather than `scatter`: workers still fetch the job from each other (once per
     # worker, not per task), but if every worker holding it dies (a pack that kills its worker
     # on 2 workers) the scheduler computes it again; scattered data would be lost and every
     # task cancelled, read below as the scheduler going away.
     shared = client.submit(_the_job, job, key=f"job-{uuid.uuid4().hex}", pure=False)
-    by_key: dict[str, tuple[Item, float]] = {}
-    queue = distributed.as_completed()
+    queues: list[Any] = []
+    suspects: list[Item] = []
 
-    def submit() -> None:
-        task = pending.pop()
-        future = client.submit(work, shared, task, key=key(task), retries=RETRIES, pure=False)
-        by_key[future.key] = (task, time.perf_counter())
-        queue.add(future)
+    def run(
+        items: Sequence[Item], in_flight: int, alone: bool
+    ) -> Iterator[tuple[Item, float, Any]]:
+        pending = list(reversed(items))  # pop() from the end: in the given order
+        by_key: dict[str, tuple[Item, float]] = {}
+        queue = distributed.as_completed()
+        queues.append(queue)
 
-    try:
+        def submit() -> None:
+            task = pending.pop()
+            name = key(task) + ("-alone" if alone else "")
+            future = client.submit(work, shared, task, key=name, retries=RETRIES, pure=False)
+            by_key[future.key] = (task, time.perf_counter())
+            queue.add(future)
+
         for _ in range(min(in_flight, len(pending))):
             submit()
         for future in queue:
             task, start = by_key.pop(future.key)
-            if future.status == "error":
-                yield task, start, future.exception()
-            elif future.status == "cancelled":
+            # Not by `future.status`: a finished task's result can be lost with its worker
+            # and computed again (or fail) before it is fetched; `result()` waits for that.
+            try:
+                value = future.result()
+            except CancelledError:
                 # Nothing here cancels a task before the end: the scheduler (or our
                 # connection to it) went away and took the tasks with it.
-                raise PacksError(f"lost the Dask scheduler (its tasks were cancelled); {after}")
+                raise PacksError(
+                    f"lost the Dask scheduler (its tasks were cancelled); {after}"
+                ) from None
+            except (OSError, TimeoutError, distributed.comm.core.CommClosedError):
+                raise
+            except Exception as exc:  # the task failed on every try
+                value = exc
+            if not alone and type(value).__name__ == "KilledWorker":
+                suspects.append(task)  # perhaps its neighbour killed its workers
             else:
-                yield task, start, future.result()
+                yield task, start, value
             future.release()
             if pending:
                 submit()
+
+    try:
+        yield from run(tasks, max(2, 2 * workers), alone=False)
+        yield from run(suspects, 1, alone=True)
     except (OSError, TimeoutError, distributed.comm.core.CommClosedError) as exc:
         raise PacksError(
             f"lost the Dask scheduler ({type(exc).__name__}: {exc}); {after}"
         ) from None
     finally:  # done, failed or Ctrl-C: nothing of ours stays on the cluster
         with contextlib.suppress(Exception):
-            client.cancel([*queue.futures, shared])
+            client.cancel([*(f for q in queues for f in q.futures), shared])
