@@ -152,6 +152,13 @@ def _parser() -> argparse.ArgumentParser:
     hv.add_argument("returned", nargs="+", metavar="CYCLE_DIR|RETURNED")
     hv.add_argument("--out", metavar="FILE", help="results workbook (default: results.xlsx)")
     hv.add_argument("--csv", metavar="DIR", help="also results.csv, returns.csv, people.csv")
+    hv.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="worker processes (default: the number of cores)",
+    )
     sv = sub.add_parser("serve", parents=[common], help="the HR download page (a web server)")
     sv.add_argument("--out", default="out", metavar="DIR", help="packs folder (default: out/)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
@@ -433,16 +440,17 @@ def _cmd_harvest(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"packs harvest: no such file or folder: {', '.join(missing)}")
     canon = load_canon(Path(args.canon or "canon"))
     layout = load_layout()
+    jobs = args.jobs or default_jobs()
     by_profile = CanonMatcher(canon, layout)
     if cycle_dir is not None:
         try:
             in_cycle = CycleMatcher(cycle_dir, by_profile)
         except (OSError, ValueError, KeyError) as exc:
             raise PacksError(f"{cycle_dir}: not a readable cycle: {exc}") from None
-        returns = harvest(sources, in_cycle)
+        returns = harvest(sources, in_cycle, jobs=jobs)
         people = in_cycle.people()
     else:
-        returns = harvest(sources, by_profile)
+        returns = harvest(sources, by_profile, jobs=jobs)
         profiles = sorted({r.employee_id for r in returns if r.employee_id})
         people = [p for p in by_profile.people() if p.profile in profiles]
     matcher = by_profile

@@ -9,6 +9,7 @@ sealed identity), never by their names.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import re
 import secrets
 import sys
@@ -371,23 +372,47 @@ class Bar:
 
 
 def harvest(
-    sources: Sequence[Path], matcher: Matcher, stream: TextIO | None = None
+    sources: Sequence[Path], matcher: Matcher, stream: TextIO | None = None, jobs: int = 1
 ) -> list[Return]:
-    """Every file under `sources` examined; duplicates settled."""
+    """Every file under `sources` examined (on `jobs` forked worker processes when more than
+    one: each file is read and checked on its own, so the returns are the same, in the same
+    order, whatever `jobs` is); duplicates settled."""
     found = list(discover(sources))
     bar = Bar(len(found), stream)
+    todo = [(str(path), path) for path, readable in found if readable]
+    examined = _examine_all(todo, matcher, jobs)
     returns: list[Return] = []
     for path, readable in found:
-        display = str(path)
         if readable:
-            returns.append(examine(path, display, matcher))
+            returns.append(next(examined))
         else:
             returns.append(
-                Return(display, _sha(path), "", Verdict.SKIPPED, "not a .docx or .xlsx file")
+                Return(str(path), _sha(path), "", Verdict.SKIPPED, "not a .docx or .xlsx file")
             )
         bar.step()
     settle_duplicates(returns)
     return returns
+
+
+#: The matcher of a forked worker (inherited from the parent, never pickled).
+_WORKER_MATCHER: list[Matcher] = []
+
+
+def _examine_in_worker(item: tuple[str, Path]) -> Return:
+    return examine(item[1], item[0], _WORKER_MATCHER[0])
+
+
+def _examine_all(todo: list[tuple[str, Path]], matcher: Matcher, jobs: int) -> Iterator[Return]:
+    if jobs <= 1 or len(todo) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        for display, path in todo:
+            yield examine(path, display, matcher)
+        return
+    _WORKER_MATCHER[:] = [matcher]
+    try:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(todo))) as pool:
+            yield from pool.imap(_examine_in_worker, todo, chunksize=4)
+    finally:
+        _WORKER_MATCHER.clear()
 
 
 def _sha(path: Path) -> str:

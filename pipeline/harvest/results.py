@@ -25,11 +25,14 @@ from openpyxl import Workbook
 from openpyxl.cell._writer import write_cell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, TYPE_STRING
 from openpyxl.cell.cell import Cell as OpenpyxlCell
+from openpyxl.compat import safe_string
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
 from openpyxl.utils.exceptions import IllegalCharacterError
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.dimensions import SheetDimension
+from openpyxl.xml.functions import xmlfile
 
 from pipeline.build.commit import write_atomic
 from pipeline.harvest.collect import COLUMNS, VERDICTS, Person, Return, Verdict
@@ -208,11 +211,31 @@ class _Plain:
         self.hyperlink = None
 
 
+#: Text that lxml refuses in XML (openpyxl's writer raises on it): left to that writer.
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def _escaped(text: str) -> str:
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    )
+
+
+def _lxml_cell(cell: Any, styled: bool) -> str:
+    """One cell as openpyxl's own (lxml) cell writer writes it."""
+    buffer = io.BytesIO()
+    with xmlfile(buffer) as xf, xf.element("x"):
+        write_cell(xf, None, cell, styled)
+    return buffer.getvalue()[3:-4].decode("ascii")
+
+
 class _Rows:
     """One sheet's rows, kept as values rather than openpyxl cells (a harvest of 2,000 files is
-    some 60,000 rows: `ws.append` and openpyxl's row writer were most of the run). Written by
-    `_RowsWriter` with openpyxl's own cell writer, so the bytes are the ones `ws.append` gave:
-    text is always a string cell (never a formula), a date a `yyyy-mm-dd` number."""
+    some 60,000 rows: `ws.append`, openpyxl's cells and its row writer were most of the run).
+    `xml` writes the `sheetData` byte for byte as `ws.append` and openpyxl's writer did (text
+    an inline string cell, never a formula; a date a number styled `yyyy-mm-dd`; ASCII with
+    character references, as openpyxl's `xmlfile` writes), which `tests/test_harvest.py` checks
+    against openpyxl itself."""
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
@@ -222,12 +245,10 @@ class _Rows:
         r = len(self.rows) + 1
         row: list[Any] = []
         for c, value in enumerate(values, 1):
-            if value is None:
-                row.append(None)
+            if value is None or type(value) in (int, float):
+                row.append(value)
             elif isinstance(value, str):
-                row.append(_Plain(f"{get_column_letter(c)}{r}", TYPE_STRING, _check(value)))
-            elif type(value) in (int, float):
-                row.append(_Plain(f"{get_column_letter(c)}{r}", "n", value))
+                row.append(_check(value))
             else:  # dates (their number format registered now, as ws.append did) and the rest
                 cell = OpenpyxlCell(self.ws, row=r, column=c, value=value)
                 if isinstance(value, date):
@@ -243,27 +264,66 @@ class _Rows:
         width = max(len(self.rows[r - 1]) for r in filled)
         return f"A{filled[0]}:{get_column_letter(width)}{filled[-1]}"
 
+    def xml(self) -> bytes:
+        """The `sheetData` element; date styles are registered in writing order, as openpyxl's
+        writer registers them."""
+        epoch = self.ws.parent.epoch
+        letters = [get_column_letter(c) for c in range(1, 1 + max(map(len, self.rows), default=0))]
+        out = [b"<sheetData>"]
+        for r, row in enumerate(self.rows, 1):
+            if not row:
+                continue
+            parts = [f'<row r="{r}">']
+            for letter, value in zip(letters, row, strict=False):
+                if value is None:
+                    continue
+                ref = f"{letter}{r}"
+                if isinstance(value, str):
+                    if _NOT_XML.search(value):
+                        parts.append(_lxml_cell(_Plain(ref, TYPE_STRING, value), False))
+                    elif value == "":
+                        parts.append(f'<c r="{ref}" t="inlineStr"></c>')
+                    else:
+                        space = ' xml:space="preserve"' if value != value.strip() else ""
+                        text = _escaped(value)
+                        parts.append(
+                            f'<c r="{ref}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+                        )
+                elif isinstance(value, OpenpyxlCell):
+                    parts.append(self._cell(value, ref, epoch))
+                else:
+                    parts.append(f'<c r="{ref}" t="n"><v>{safe_string(value)}</v></c>')
+            parts.append("</row>")
+            out.append("".join(parts).encode("ascii", "xmlcharrefreplace"))
+        out.append(b"</sheetData>")
+        return b"".join(out)
+
+    @staticmethod
+    def _cell(cell: Any, ref: str, epoch: Any) -> str:
+        styled = cell.has_style
+        style = f' s="{cell.style_id}"' if styled else ""
+        if cell.data_type == "d" and isinstance(cell._value, date):
+            value = to_excel(cell._value, epoch)
+            return f'<c r="{ref}"{style} t="n"><v>{safe_string(value)}</v></c>'
+        return _lxml_cell(cell, styled)
+
 
 class _RowsWriter(WorksheetWriter):  # type: ignore[misc]
+    """openpyxl's sheet writer with the rows written by `_Rows.xml` (spliced in by `_Writer`)."""
+
     def __init__(self, ws: Any, rows: _Rows, out: io.BytesIO) -> None:
         super().__init__(ws, out=out)
         self.values = rows
+        self.sheet_data = b""
 
     def write_dimensions(self) -> None:
         self.xf.send(SheetDimension(self.values.dimension()).to_tree())
 
     def write_rows(self) -> None:
+        self.sheet_data = self.values.xml()
         xf = self.xf.send(True)
         with xf.element("sheetData"):
-            for r, row in enumerate(self.values.rows, 1):
-                if not row:
-                    continue
-                with xf.element("row", {"r": f"{r}"}):
-                    for cell in row:
-                        if cell is None:
-                            continue
-                        styled = cell.has_style if isinstance(cell, OpenpyxlCell) else False
-                        write_cell(xf, self.ws, cell, styled)
+            pass
         self.xf.send(None)
 
 
@@ -282,7 +342,10 @@ class _Writer(MemoryExcelWriter):
         writer = _RowsWriter(ws, self.sheets[ws.title], io.BytesIO())
         writer.write()
         ws._rels = writer._rels
-        self._archive.writestr(ws.path[1:], writer.read())
+        xml = writer.read()
+        empty = b"<sheetData></sheetData>"
+        assert xml.count(empty) == 1
+        self._archive.writestr(ws.path[1:], xml.replace(empty, writer.sheet_data))
         self.manifest.append(ws)
 
 
