@@ -31,9 +31,10 @@ from pipeline.layout import Layout, RenderOptions
 from pipeline.model import ProfileFrames
 from pipeline.render import FORMATS
 from pipeline.render.to_xlsx import MemoryExcelWriter, PackageParts
-from tests.conftest import CANON_DIR, FIXED_EPOCH, SEED_ID
+from tests.conftest import CANON_DIR, FIXED_EPOCH, SEED_ID, Converter
 from tests.test_docx import FILLED
 from tests.test_docx import fill as fill_form
+from tests.test_xlsx import fill as fill_tracker
 
 
 def _rezip(data: bytes, name: str, change: bytes) -> bytes:
@@ -373,3 +374,91 @@ def test_results_rows_are_written_as_openpyxl_writes_them() -> None:
         r[7] for r in wb["Results"].iter_rows(min_row=2) if r[5].value == "smart.1.measurable"
     )
     assert cell.value == odd[0] and cell.data_type == "s"
+
+
+@pytest.mark.office
+def test_files_filled_and_saved_in_libreoffice_harvest_with_every_value(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    soffice_convert: Converter,
+    layout: Layout,
+) -> None:
+    """A built cycle's files returned three ways: a form filled and then saved by LibreOffice
+    (open + save round trip), a tracker filled with openpyxl and saved by LibreOffice, a tracker
+    filled with openpyxl alone; one person returns nothing. Every file is `ok`, every typed value
+    is in Results with its type, and the counts add up."""
+    key_title = layout.config.xlsx.columns.key.title
+    input_titles = [i.title for i in layout.config.xlsx.inputs]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "canon").symlink_to(CANON_DIR.resolve())
+    roster = tmp_path / "roster.csv"
+    rows = [f"E-{i},Person {i},{SEED_ID},{'E-1' if i > 1 else ''}" for i in range(1, 5)]
+    roster.write_text("employee_id,name,profile,manager_id\n" + "\n".join(rows) + "\n")
+    args = ["cycle", "--name", "2027-annual", "--period", "2027-01-01/2027-12-31"]
+    assert main([*args, "--formats", "docx,xlsx", "--out", "out", str(roster)]) == 0
+    cycle = tmp_path / "out" / "cycles" / "2027-annual"
+    people = cycle / "people"
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    form_values = {k: v for k, v in FILLED.items() if not k.startswith("review.")}
+    form = next((people / "E-1").glob("*.docx"))
+    (staged / "e1-form.docx").write_bytes(fill_form(form.read_bytes(), form_values))
+    typed_in = {}
+    for eid in ("E-2", "E-3"):
+        tracker = next((people / eid).glob("*.xlsx")).read_bytes()
+        data, typed_in[eid] = fill_tracker(tracker, key_title, input_titles)
+        (staged / f"{eid.lower()}-tracker.xlsx").write_bytes(data)
+    (saved_form,) = soffice_convert([staged / "e1-form.docx"], "docx:MS Word 2007 XML")
+    (saved_tracker,) = soffice_convert([staged / "e-2-tracker.xlsx"], "xlsx:Calc MS Excel 2007 XML")
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    shutil.copy(saved_form, returned / "from-libreoffice.docx")
+    shutil.copy(saved_tracker, returned / "from-libreoffice.xlsx")
+    shutil.copy(staged / "e-3-tracker.xlsx", returned / "from-openpyxl.xlsx")
+
+    assert main(["harvest", str(cycle), str(returned)]) == 0
+    wb = load_workbook(cycle / "results.xlsx")
+    files = {Path(str(r[0])).name: r for r in wb["Returns"].iter_rows(min_row=2, values_only=True)}
+    assert {n: (r[3], r[4]) for n, r in files.items()} == {
+        "from-libreoffice.docx": ("E-1", "ok"),
+        "from-libreoffice.xlsx": ("E-2", "ok"),
+        "from-openpyxl.xlsx": ("E-3", "ok"),
+    }
+    header = [c.value for c in wb["Results"][1]]
+    col = {title: header.index(title) for title in header}
+    results: dict[tuple[str, str], dict[str, object]] = {}
+    for r in wb["Results"].iter_rows(min_row=2, values_only=True):
+        results[(str(r[0]), str(r[col["Key"]]))] = {t: r[i] for t, i in col.items()}
+        assert r[col["Placeholder"]] is None or "⟨" in str(r[col["Placeholder"]])
+
+    def same(found: object, want: object) -> bool:
+        if isinstance(want, date):  # a datetime too
+            want = want.date() if isinstance(want, datetime) else want
+            return isinstance(found, datetime) and found.date() == want
+        return found == typed(want)
+
+    for key, value in form_values.items():
+        row, _, column = key.rpartition(".")
+        found = results.get(("E-1", row), {}).get(column.capitalize())
+        if found is None:  # a single field: the whole key is the row, column Value
+            found = results[("E-1", key)]["Value"]
+        want = date.fromisoformat(value) if key.endswith(("due", "date", "time-bound")) else value
+        assert same(found, want), (key, found, value)
+    for eid, filled in typed_in.items():
+        for key, columns in filled.items():
+            for column, value in columns.items():
+                found = results[(eid, key)][column]
+                assert same(found, value), (eid, key, column, found, value)
+                assert results[(eid, key)]["File"] == str(
+                    returned / f"from-{'libreoffice' if eid == 'E-2' else 'openpyxl'}.xlsx"
+                )
+    summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if r and r[0]}
+    assert summary["ok"] == 3 and summary["total"] == 3
+    assert summary["Returned"] == 3 and summary["Issued"] == 4
+    people_rows = {r[0]: r for r in wb["People"].iter_rows(min_row=2, values_only=True)}
+    assert {e: r[4:6] for e, r in people_rows.items()} == {
+        "E-1": ("yes", "no"),
+        "E-2": ("no", "yes"),
+        "E-3": ("no", "yes"),
+        "E-4": ("no", "no"),
+    }
