@@ -462,3 +462,23 @@ def test_files_filled_and_saved_in_libreoffice_harvest_with_every_value(
         "E-3": ("no", "yes"),
         "E-4": ("no", "no"),
     }
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_bar_on_a_terminal_only(returned: Path) -> None:
+    """The bar counts every file found (skipped ones too) on a terminal; elsewhere it is
+    silent, so redirected output stays clean."""
+    from pipeline.extract import load_canon
+    from pipeline.harvest.collect import CanonMatcher, harvest
+    from pipeline.layout import load_layout
+
+    matcher = CanonMatcher(load_canon(CANON_DIR), load_layout())
+    tty, pipe = _Terminal(), io.StringIO()
+    assert len(harvest([returned], matcher, tty)) == 8
+    harvest([returned], matcher, pipe)
+    assert tty.getvalue().endswith("] 8/8 files\n") and "harvest [" in tty.getvalue()
+    assert pipe.getvalue() == ""
