@@ -1,5 +1,6 @@
 """The DOCX review form: re-opened with lxml, converted by LibreOffice, read back by the harvest
-reader. Every check reads the real file the renderer wrote.
+reader. Every check reads the real file the renderer wrote. (Typing into it in LibreOffice, under
+protection, is tests/test_office_typing.py.)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 import subprocess
 import zipfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from lxml import etree
 
 from pipeline.diagnostics import PacksError
 from pipeline.harvest.docx_form import read_form
+from pipeline.harvest.verify import Status, verify
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import (
     Badge,
@@ -40,6 +43,7 @@ from pipeline.model import (
 )
 from pipeline.render import get_format
 from pipeline.render.to_docx import (
+    ALIAS_KEY,
     FORM_FIELDS_PROPERTY,
     REVIEW_LINES,
     SETTINGS_ORDER,
@@ -74,8 +78,53 @@ def xml(data: bytes, name: str = "word/document.xml") -> Any:
     return etree.fromstring(parts(data)[name], SAFE)
 
 
-def in_control(el: Any) -> bool:
-    return any(a.tag == w("sdt") for a in el.iterancestors())
+@dataclass
+class FormText:
+    """One text form field as written: its runs from the begin character to the end one."""
+
+    runs: list[Any]
+
+    @property
+    def data(self) -> Any:
+        return self.runs[0].find(f"{w('fldChar')}/{w('ffData')}")
+
+    @property
+    def key(self) -> str:
+        found = ALIAS_KEY.search(self.data.find(w("statusText")).get(w("val")))
+        assert found is not None
+        return found.group(1)
+
+    @property
+    def result(self) -> list[Any]:
+        """The runs between the separate and the end character (what the field shows)."""
+        kinds = [fld_char(r) for r in self.runs]
+        return self.runs[kinds.index("separate") + 1 : -1]
+
+
+def fld_char(run: Any) -> str | None:
+    char = run.find(w("fldChar"))
+    return None if char is None else str(char.get(w("fldCharType")))
+
+
+def controls(root: Any) -> list[FormText]:
+    """Every text form field (FORMTEXT) of a document, in document order."""
+    out: list[FormText] = []
+    current: list[Any] | None = None
+    for run in root.iter(w("r")):
+        kind = fld_char(run)
+        if kind == "begin" and run.find(f"{w('fldChar')}/{w('ffData')}") is not None:
+            current = []
+        if current is not None:
+            current.append(run)
+            if kind == "end":
+                out.append(FormText(current))
+                current = None
+    return out
+
+
+def in_control(el: Any, root: Any) -> bool:
+    runs = [r for f in controls(root) for r in f.runs]  # the list keeps lxml's proxies alive
+    return any(a in runs for a in el.iterancestors())
 
 
 def paragraph_text(p: Any) -> str:
@@ -87,14 +136,6 @@ def paragraph_text(p: Any) -> str:
 
 def document_paragraphs(root: Any) -> list[str]:
     return [paragraph_text(p) for p in root.iter(w("p"))]
-
-
-def controls(root: Any) -> list[Any]:
-    return list(root.iter(w("sdt")))
-
-
-def tag(sdt: Any) -> str:
-    return str(sdt.find(f"{w('sdtPr')}/{w('tag')}").get(w("val")))
 
 
 def frame_placeholders(frames: ProfileFrames) -> list[Placeholder]:
@@ -131,13 +172,31 @@ def canon_sentences(canon: Canon, profile_id: str) -> list[str]:
     ]
 
 
+def repack(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content_bytes in files.items():
+            z.writestr(name, content_bytes)
+    return out.getvalue()
+
+
 def fill(data: bytes, values: dict[str, str]) -> bytes:
-    """Fill controls the way Word does: replace the content, drop showingPlcHdr and the
-    placeholder style, and set w:fullDate on date pickers."""
+    """Fill fields the way Word does: the field's result becomes one plain run with the value
+    (no fill-in style). Content controls of an older form (`as_content_controls`) likewise, with
+    showingPlcHdr dropped and w:fullDate set on date pickers."""
     files = parts(data)
     root = etree.fromstring(files["word/document.xml"], SAFE)
-    for sdt in controls(root):
-        key = tag(sdt)
+    for field in controls(root):
+        if field.key not in values:
+            continue
+        result = field.result
+        for run in result[1:]:
+            run.getparent().remove(run)
+        run = etree.Element(w("r"))
+        etree.SubElement(run, w("t")).text = values[field.key]
+        result[0].getparent().replace(result[0], run)
+    for sdt in root.iter(w("sdt")):
+        key = sdt.find(f"{w('sdtPr')}/{w('tag')}").get(w("val"))
         if key not in values:
             continue
         pr = sdt.find(w("sdtPr"))
@@ -149,15 +208,40 @@ def fill(data: bytes, values: dict[str, str]) -> bytes:
         content = sdt.find(w("sdtContent"))
         for run in list(content):
             content.remove(run)
-        run = etree.SubElement(content, w("r"))
-        text = etree.SubElement(run, w("t"))
-        text.text = values[key]
+        etree.SubElement(etree.SubElement(content, w("r")), w("t")).text = values[key]
     files["word/document.xml"] = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, content_bytes in files.items():
-            z.writestr(name, content_bytes)
-    return out.getvalue()
+    return repack(files)
+
+
+def as_content_controls(data: bytes) -> bytes:
+    """The form as it was issued before form fields: every field an inline content control
+    (alias "label [key]", tag, id, sdtLocked, showingPlcHdr, w:date or w:text), for the
+    readers' promise that older forms still read and verify."""
+    files = parts(data)
+    root = etree.fromstring(files["word/document.xml"], SAFE)
+    for n, field in enumerate(controls(root), 1):
+        status = field.data.find(w("statusText")).get(w("val"))
+        is_date = field.data.find(f"{w('textInput')}/{w('type')}") is not None
+        sdt = etree.Element(w("sdt"))
+        pr = etree.SubElement(sdt, w("sdtPr"))
+        etree.SubElement(pr, w("alias"), {w("val"): status})
+        etree.SubElement(pr, w("tag"), {w("val"): field.key})
+        etree.SubElement(pr, w("id"), {w("val"): str(n)})
+        etree.SubElement(pr, w("lock"), {w("val"): "sdtLocked"})
+        etree.SubElement(pr, w("showingPlcHdr"))
+        if is_date:
+            picker = etree.SubElement(pr, w("date"))
+            etree.SubElement(picker, w("dateFormat"), {w("val"): "yyyy-MM-dd"})
+        else:
+            etree.SubElement(pr, w("text"))
+        content = etree.SubElement(sdt, w("sdtContent"))
+        content.extend(field.result)
+        field.runs[0].addprevious(sdt)
+        for run in field.runs:
+            if run.getparent() is not None and run.getparent().tag != w("sdtContent"):
+                run.getparent().remove(run)
+    files["word/document.xml"] = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return repack(files)
 
 
 FILLED = {
@@ -272,7 +356,7 @@ def test_core_and_custom_properties_are_explicit(
         "ProfileId": SEED_ID,
         "CanonDigest": seed_frames.canon_digest,
         "CanonVersion": seed_frames.canon_version,
-        FORM_FIELDS_PROPERTY: " ".join(tag(s) for s in controls(root)),
+        FORM_FIELDS_PROPERTY: " ".join(f.key for f in controls(root)),
     }
     types = xml(seed_form, "[Content_Types].xml")
     assert any(o.get("PartName") == "/docProps/custom.xml" for o in types)
@@ -335,18 +419,18 @@ def test_unknown_page_size_is_a_clear_error(seed_frames: ProfileFrames, layout: 
 
 
 # ---------------------------------------------------------------------------------------------
-# Content controls
+# Form fields
 # ---------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("profile_id", ["CLINIC.CLINICAL90BC.M4", "ENGR.GEN.M2", "OPS.SUPPLY.S1"])
-def test_every_placeholder_token_is_inside_a_content_control(
+def test_every_placeholder_token_is_inside_a_form_field(
     forms: dict[str, bytes], all_frames: dict[str, ProfileFrames], profile_id: str
 ) -> None:
     frames = all_frames[profile_id]
     root = xml(forms[profile_id])
-    outside = "".join(t.text or "" for t in root.iter(w("t")) if not in_control(t))
-    inside = [t.text for t in root.iter(w("t")) if in_control(t)]
+    outside = "".join(t.text or "" for t in root.iter(w("t")) if not in_control(t, root))
+    inside = [t.text for t in root.iter(w("t")) if in_control(t, root)]
     # Tokens outside controls are only those the plain text itself has (the intro sentence).
     literal = [frames.intro, *(f.intro or "" for f in frames.frames)]
     for frame in frames.frames:
@@ -361,12 +445,12 @@ def test_every_placeholder_token_is_inside_a_content_control(
     )
 
 
-def test_all_profiles_have_one_control_per_placeholder_and_form_field(
+def test_all_profiles_have_one_field_per_placeholder_and_form_field(
     forms: dict[str, bytes], all_frames: dict[str, ProfileFrames]
 ) -> None:
     for profile_id, frames in all_frames.items():
         root = xml(forms[profile_id])
-        tags = [tag(s) for s in controls(root)]
+        tags = [f.key for f in controls(root)]
         assert tags == expected_keys(frames), profile_id  # same keys, same (document) order
         by_family = Counter(t.split(".")[0] for t in tags)
         wanted = Counter(k.split(".")[0] for k in expected_keys(frames))
@@ -375,11 +459,17 @@ def test_all_profiles_have_one_control_per_placeholder_and_form_field(
         for family in ("smart", "okr", "mbo", "scorecard"):
             present = frames.frame(family) is not None
             assert (by_family[family] > 0) == present, (profile_id, family)
-        ids = [s.find(f"{w('sdtPr')}/{w('id')}").get(w("val")) for s in controls(root)]
-        assert len(set(ids)) == len(ids)
+        # Word's form-field names: unique, at most 20 characters, a letter first; F<n> is the
+        # n-th key of the FormFields property
+        names = [f.data.find(w("name")).get(w("val")) for f in controls(root)]
+        assert names == [f"F{n:03d}" for n in range(1, len(names) + 1)]
+        assert all(len(n) <= 20 for n in names)
+        stored = etree.fromstring(parts(forms[profile_id])["docProps/custom.xml"], SAFE)
+        listed = next(p for p in stored if p.get("name") == FORM_FIELDS_PROPERTY)
+        assert "".join(listed.itertext()).split() == tags
 
 
-def test_controls_have_schema_order_alias_lock_and_placeholder_text(
+def test_fields_are_formtext_with_key_type_and_fill_in_style(
     seed_form: bytes, seed_frames: ProfileFrames, layout: Layout
 ) -> None:
     specs: dict[str, tuple[str, str, bool]] = {
@@ -390,38 +480,65 @@ def test_controls_have_schema_order_alias_lock_and_placeholder_text(
     for f in form_fields():
         specs[f.key] = (f.label, TOKENS[2] if f.date else blank, f.date)
     date_format = layout.config.docx.date.format
+    fill_in = layout.config.docx.styles.placeholder
     root = xml(seed_form)
-    for sdt in controls(root):
-        key = tag(sdt)
-        label, token, is_date = specs[key]
-        pr = sdt.find(w("sdtPr"))
-        assert [local(c) for c in pr] == [
-            "alias",
-            "tag",
-            "id",
-            "lock",
-            "showingPlcHdr",
-            "date" if is_date else "text",
+    found = controls(root)
+    assert len(found) == len(specs)
+    for field in found:
+        label, token, is_date = specs[field.key]
+        assert [fld_char(r) for r in field.runs] == ["begin", None, "separate", None, "end"]
+        assert field.runs[1].findtext(w("instrText")) == " FORMTEXT "
+        data = field.data
+        assert [local(c) for c in data] == [
+            "name",
+            "enabled",
+            "calcOnExit",
+            "statusText",
+            "textInput",
         ]
-        assert pr.find(w("alias")).get(w("val")) == f"{label} [{key}]"
-        assert pr.find(w("lock")).get(w("val")) == "sdtLocked"
-        assert [local(c) for c in sdt] == ["sdtPr", "sdtContent"]
-        runs = list(sdt.find(w("sdtContent")))
-        assert len(runs) == 1 and runs[0].tag == w("r")
-        assert runs[0].find(f"{w('rPr')}/{w('rStyle')}").get(w("val")) == "PlaceholderText"
-        assert paragraph_text(runs[0]) == token
+        status = data.find(w("statusText"))
+        assert status.get(w("type")) == "text" and status.get(w("val")) == f"{label} [{field.key}]"
+        assert len(status.get(w("val"))) <= 138  # Word keeps no more of a status text
+        text_input = data.find(w("textInput"))
         if is_date:
-            picker = pr.find(w("date"))
-            assert picker.get(w("fullDate")) is None
-            assert picker.find(w("dateFormat")).get(w("val")) == date_format
-            assert [local(c) for c in picker] == [
-                "dateFormat",
-                "lid",
-                "storeMappedDataAs",
-                "calendar",
-            ]
-        # inline: the control sits in a paragraph, never around one
-        assert sdt.getparent().tag == w("p")
+            assert [local(c) for c in text_input] == ["type", "format"]
+            assert text_input.find(w("type")).get(w("val")) == "date"
+            assert text_input.find(w("format")).get(w("val")) == date_format
+        else:
+            assert len(text_input) == 0
+        (result,) = field.result
+        assert result.find(f"{w('rPr')}/{w('rStyle')}").get(w("val")) == fill_in
+        assert paragraph_text(result) == token
+        # inline: the field sits in one paragraph
+        assert {r.getparent() for r in field.runs} == {field.runs[0].getparent()}
+        assert field.runs[0].getparent().tag == w("p")
+    assert root.find(f".//{w('sdt')}") is None
+
+
+def test_the_fill_in_style_is_not_canon_ink(seed_form: bytes, layout: Layout) -> None:
+    """Placeholders are findable: their own character style, muted ink on a shading."""
+    styles = xml(seed_form, "word/styles.xml")
+    fill_in = layout.config.docx.styles.placeholder
+    (style,) = [s for s in styles.iter(w("style")) if s.get(w("styleId")) == fill_in]
+    assert style.get(w("type")) == "character"
+    assert fill_in != "PlaceholderText"  # Word's built-in, which LibreOffice drops on controls
+    shading = style.find(f"{w('rPr')}/{w('shd')}")
+    assert shading is not None and shading.get(w("fill")) not in (None, "auto", "FFFFFF")
+    assert style.find(f"{w('rPr')}/{w('color')}").get(w("val")) not in ("000000", "auto")
+
+
+def test_a_pre_filled_field_is_plain_text_not_a_placeholder(
+    seed_frames: ProfileFrames, layout: Layout
+) -> None:
+    """A cycle's personal form: the value is the field's text, without the fill-in style."""
+    values = {"review.employee": "Ana <Ø> & Co", "review.period.start": "2027-01-01"}
+    data = render(seed_frames, layout, RenderOptions(timestamp=0, fields=tuple(values.items())))
+    for field in controls(xml(data)):
+        if field.key in values:
+            (result,) = field.result
+            assert paragraph_text(result) == values[field.key]
+            assert result.find(w("rPr")) is None
+    assert {k: v for k, v in read_form(data).items() if v is not None} == values
 
 
 def test_document_is_protected_for_filling_in_forms(seed_form: bytes) -> None:
@@ -572,9 +689,11 @@ def test_hostile_canon_text_shows_literally(layout: Layout, options: RenderOptio
     ):
         assert piece in text, piece
     assert text.count(nasty) == 13  # every canon-bearing line of the frames, badges included
-    # no field codes, no extra elements smuggled in by the text
-    for forbidden in ("fldSimple", "fldChar", "instrText", "hyperlink"):
+    # no field codes but the form fields', no extra elements smuggled in by the text
+    for forbidden in ("fldSimple", "hyperlink", "sdt"):
         assert root.find(f".//{w(forbidden)}") is None, forbidden
+    assert {t.text for t in root.iter(w("instrText"))} == {" FORMTEXT "}
+    assert len(list(root.iter(w("fldChar")))) == 3 * len(controls(root))
     assert {local(t.getparent()) for t in root.iter(w("t"))} == {"r"}
     header = "".join(etree.fromstring(files["word/header1.xml"], SAFE).itertext())
     assert "TEST.HOSTILE.P1" in header and "{profile_id} <v> & ]]>" in header
@@ -582,7 +701,7 @@ def test_hostile_canon_text_shows_literally(layout: Layout, options: RenderOptio
     assert core.findtext("{http://purl.org/dc/elements/1.1/}title") == frames.document_title
     # the keys and labels are attribute values, escaped too; the reader gets them back
     assert set(read_form(data)) == {"goal.1.due", "area.1.target"} | {f.key for f in form_fields()}
-    alias = root.find(f".//{w('alias')}").get(w("val"))
+    alias = root.find(f".//{w('statusText')}").get(w("val"))
     assert alias == "Goal 1 <due> & ]]> [goal.1.due]"
     # an AREA field without a column still shows, and the table has the frame's columns
     table = root.find(f".//{w('tbl')}")
@@ -606,7 +725,9 @@ SEQUENCES: dict[str, tuple[str, ...]] = {
     ),
     "date": ("dateFormat", "lid", "storeMappedDataAs", "calendar"),
     "p": ("pPr", "r|sdt*"),
-    "r": ("rPr", "t|tab|br*"),
+    "r": ("rPr", "t|tab|br|fldChar|instrText*"),
+    "fldChar": ("ffData",),
+    "textInput": ("type", "default", "maxLength", "format"),
     "pPr": (
         "pStyle", "keepNext", "keepLines", "pageBreakBefore", "framePr", "widowControl",
         "numPr", "suppressLineNumbers", "pBdr", "shd", "tabs", "suppressAutoHyphens", "kinsoku",
@@ -638,7 +759,8 @@ SEQUENCES: dict[str, tuple[str, ...]] = {
 # fmt: off
 EMPTY = {"pStyle", "rStyle", "alias", "tag", "id", "lock", "showingPlcHdr", "text", "gridCol",
          "tcW", "tblW", "tblStyle", "tblLayout", "tblLook", "pgSz", "pgMar", "tab", "br",
-         "dateFormat", "lid", "storeMappedDataAs", "calendar", "cantSplit", "tblHeader"}
+         "dateFormat", "lid", "storeMappedDataAs", "calendar", "cantSplit", "tblHeader",
+         "name", "enabled", "calcOnExit", "statusText", "type", "format", "shd"}
 # fmt: on
 LOCK_VALUES = {"sdtLocked", "contentLocked", "unlocked", "sdtContentLocked"}
 
@@ -723,9 +845,9 @@ def test_settings_keep_the_schema_order(forms: dict[str, bytes], seed_frames: Pr
 
 def test_the_structural_check_can_fail(seed_form: bytes) -> None:
     root = xml(seed_form)
-    sdt_pr = root.find(f".//{w('sdtPr')}")
-    sdt_pr.insert(0, sdt_pr.find(w("id")))  # LibreOffice's order: id before alias (doctech §1.2)
-    assert sequence_problems(sdt_pr, "x")
+    text_input = root.find(f".//{w('textInput')}[{w('type')}]")
+    text_input.insert(0, text_input.find(w("format")))  # format before type
+    assert sequence_problems(text_input, "x")
     p_pr = root.find(f".//{w('pPr')}")
     etree.SubElement(p_pr, w("pStyle"), {w("val"): "Normal"})
     assert sequence_problems(p_pr, "x")
@@ -808,11 +930,14 @@ def strip(data: bytes, what: str) -> bytes:
     return out.getvalue()
 
 
-def test_reader_falls_back_to_alias_then_position(
+def test_older_content_control_forms_still_read_by_tag_alias_then_position(
     seed_form: bytes, seed_frames: ProfileFrames
 ) -> None:
-    filled = fill(seed_form, FILLED)
+    filled = fill(as_content_controls(seed_form), FILLED)
     keys = expected_keys(seed_frames)
+    values = read_form(filled)
+    assert list(values) == keys
+    assert {k: v for k, v in values.items() if v is not None} == FILLED
     for what in ("tags", "dates"):
         values = read_form(strip(filled, what))
         assert list(values) == keys, what
@@ -822,6 +947,61 @@ def test_reader_falls_back_to_alias_then_position(
     assert set(read_form(lost)) < set(keys)
     values = read_form(lost, order=keys)
     assert {k: v for k, v in values.items() if v is not None} == FILLED
+
+
+def test_an_older_content_control_form_still_verifies_against_todays_render(
+    seed_form: bytes, seed_frames: ProfileFrames, layout: Layout
+) -> None:
+    """A form issued with content controls, filled and returned now: intact, every value read,
+    while an edit of its canon text is still caught."""
+    old = fill(as_content_controls(seed_form), FILLED)
+    assert verify(old, seed_frames, layout).status is Status.INTACT
+    files = parts(old)
+    files["word/document.xml"] = files["word/document.xml"].replace(b"Deliver: ", b"Deliver! ", 1)
+    assert verify(repack(files), seed_frames, layout).status is Status.TAMPERED
+
+
+def lose(data: bytes, what: str) -> bytes:
+    """Lose a form field's keys: its status text, then its name too, then the custom properties."""
+    files = parts(data)
+    root = etree.fromstring(files["word/document.xml"], SAFE)
+    for data_el in root.iter(w("ffData")):
+        lost = {"status": ("statusText",), "names": ("statusText", "name")}
+        for tag_name in lost.get(what, lost["names"] if what == "all" else ()):
+            for el in data_el.findall(w(tag_name)):
+                data_el.remove(el)
+    files["word/document.xml"] = etree.tostring(root)
+    if what in ("properties", "all"):
+        del files["docProps/custom.xml"]
+    return repack(files)
+
+
+def test_reader_finds_a_field_by_status_text_then_name_then_position(
+    seed_form: bytes, seed_frames: ProfileFrames
+) -> None:
+    filled = fill(seed_form, FILLED)
+    keys = expected_keys(seed_frames)
+    for what in ("status", "names", "properties"):
+        values = read_form(lose(filled, what))
+        assert list(values) == keys, what
+        assert {k: v for k, v in values.items() if v is not None} == FILLED, what
+    # status text, names and the stored key order all gone: the caller's order (the re-render)
+    lost = lose(filled, "all")
+    assert read_form(lost) == {}
+    values = read_form(lost, order=keys)
+    assert {k: v for k, v in values.items() if v is not None} == FILLED
+
+
+def test_a_value_still_holding_a_token_is_returned_whole(seed_form: bytes) -> None:
+    """Typed in front of the placeholder: the value is not trimmed to look filled; the harvest
+    flags it (results.is_placeholder)."""
+    files = parts(seed_form)
+    root = etree.fromstring(files["word/document.xml"], SAFE)
+    field = next(f for f in controls(root) if f.key == "mbo.1.due")
+    etree.SubElement(field.result[0], w("t")).text = "2027-06-30"
+    field.result[0].insert(1, field.result[0][-1])  # typed before the token, inside its run
+    files["word/document.xml"] = etree.tostring(root)
+    assert read_form(repack(files))["mbo.1.due"] == "2027-06-30⟨date⟩"
 
 
 def test_reader_rejects_what_is_not_a_form() -> None:

@@ -35,7 +35,9 @@ FONT = "DejaVu Sans"
 INK = RGBColor(0x1F, 0x29, 0x37)
 ACCENT = RGBColor(0x1F, 0x4E, 0x79)
 MUTED = RGBColor(0x59, 0x59, 0x59)
-PLACEHOLDER = RGBColor(0x80, 0x80, 0x80)
+#: A form field still showing its token: muted ink on a light shading, unlike canon text.
+PLACEHOLDER = MUTED
+PLACEHOLDER_FILL = "FFF2CC"
 #: Zip entries get this time so the committed file only changes when its content does.
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 ALWAYS_KEPT = {"Normal", "DefaultParagraphFont", "TableNormal", "NoList", "Header", "Footer"}
@@ -170,7 +172,7 @@ def define_styles(doc: Any, roles: dict[str, str]) -> None:
         ("form_line", "Form Line", p, {"size": 10}, {"before": 4, "after": 6}),
         ("field_label", "Field Label", c, {"bold": True}, {}),
         ("source_label", "Source Label", c, {"size": 8.5, "color": MUTED}, {}),
-        ("placeholder", "Placeholder Text", c, {"color": PLACEHOLDER}, {}),
+        ("placeholder", "Fill In", c, {"color": PLACEHOLDER}, {}),
     ]
     for role, name, kind, font, para in specs:
         s = style(doc, roles[role], name, kind)
@@ -187,8 +189,14 @@ def define_styles(doc: Any, roles: dict[str, str]) -> None:
             for el in ppr.findall(qn(extra)):
                 ppr.remove(el)
 
-    placeholder = style(doc, roles["placeholder"], "Placeholder Text", c).element
-    placeholder.attrib.pop(qn("w:customStyle"), None)  # Word's built-in style of that name
+    # A style of our own, not Word's "Placeholder Text" (which LibreOffice drops on content
+    # controls): w:shd is the last rPr child set_font leaves, so appending keeps schema order.
+    placeholder = style(doc, roles["placeholder"], "Fill In", c).element.get_or_add_rPr()
+    placeholder.append(
+        parse_xml(
+            f'<w:shd {nsdecls("w")} w:val="clear" w:color="auto" w:fill="{PLACEHOLDER_FILL}"/>'
+        )
+    )
 
     table = style(doc, roles["table"], "Form Table", t)
     table.base_style = style(doc, "TableGrid", "Table Grid", t)

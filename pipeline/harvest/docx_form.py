@@ -1,13 +1,22 @@
 """Read a returned DOCX review form back into {placeholder key: value}.
 
-The form's content controls carry their key three ways, and this reader tries them in that order
-because office suites lose some on a round trip (doctech §1.6: LibreOffice 7.4 drops `w:tag` on
-text controls, tag *and* alias on date controls):
+Forms are issued with legacy text form fields (FORMTEXT, see `pipeline.render.to_docx`); forms
+issued before that have content controls. Both are read, in document order, and each field's key
+is found the first way that works, because office suites lose some on a round trip (doctech
+§1.6: LibreOffice 7.4 drops `w:tag` on text controls, tag *and* alias on date controls; it keeps
+a form field's `w:statusText` and `w:name`):
 
-1. `w:tag` — the key itself;
-2. `w:alias` — "label [key]";
-3. position — the `FormFields` custom property lists every key in document order; controls with
-   neither tag nor alias are matched by their place between controls that were recognised.
+1. a form field's `w:statusText` "label [key]"; a content control's `w:tag`, then its
+   `w:alias` "label [key]";
+2. a form field's name `F001`…: the n-th key of the `FormFields` custom property (or of the
+   caller's `order`, the key order of the profile's re-render);
+3. position — fields with no key left are matched by their place between fields that were
+   recognised, in that same key order.
+
+A value is the field's text as typed (dates as written: the form asks for `yyyy-MM-dd`, a
+content control's picked `w:fullDate` gives that form); a field still showing only its token or
+its blank line is None. A value that still holds a token ('2027-06-30⟨date⟩') is returned as it
+is, never trimmed: the harvest flags it (`results.is_placeholder`).
 
 python-docx drops content-control text (doctech §1.7), so this walks the XML with lxml, never
 resolving entities or touching the network.
@@ -26,7 +35,7 @@ from pipeline.diagnostics import PacksError
 from pipeline.harvest.package import Package, PackageKind, open_package
 from pipeline.model import PlaceholderKind
 from pipeline.ooxml.ns import CUSTOM_NS, PKG_REL_NS, REL_OFFICE_DOCUMENT, w
-from pipeline.render.to_docx import ALIAS_KEY, BLANK_CHAR, FORM_FIELDS_PROPERTY
+from pipeline.render.to_docx import ALIAS_KEY, BLANK_CHAR, FIELD_NAME_RE, FORM_FIELDS_PROPERTY
 
 #: What an untouched control shows: the placeholder tokens (name fields show a line of blanks).
 TOKENS = frozenset(k.token for k in PlaceholderKind)
@@ -102,21 +111,83 @@ def _text(content: Any) -> str:
     return "".join(parts)
 
 
+def _unfilled(text: str) -> bool:
+    return not text or text in TOKENS or set(text) == {BLANK_CHAR}
+
+
 def _value(sdt: Any, pr: Any) -> str | None:
-    """The filled value, or None while the control still shows its placeholder.
+    """A content control's filled value, or None while it still shows its placeholder.
 
     Unfilled is judged by the text (a token, a blank line, nothing), not by `w:showingPlcHdr`
     alone: LibreOffice drops that flag on text controls, and tools that fill text may forget it.
     """
     content = sdt.find(w("sdtContent"))
     text = "" if content is None else _text(content).strip()
-    if not text or text in TOKENS or set(text) == {BLANK_CHAR}:
+    if _unfilled(text):
         return None
     picker = pr.find(w("date"))
     full = None if picker is None else picker.get(w("fullDate"))
     if full and (iso := ISO_DATE.match(full)):
         return iso.group(1)
     return text
+
+
+class _FormField:
+    """A FORMTEXT field met while walking the document: its ffData and its result text."""
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+        self.result: list[str] = []
+        self.separated = False
+
+    def key(self, order: Sequence[str]) -> str | None:
+        status = self.data.find(w("statusText"))
+        found = ALIAS_KEY.search("" if status is None else status.get(w("val")) or "")
+        if found:
+            return found.group(1)
+        named = FIELD_NAME_RE.match(_val(self.data, "name") or "")
+        if named and 0 < int(named.group(1)) <= len(order):
+            return order[int(named.group(1)) - 1]
+        return None
+
+    def value(self) -> str | None:
+        text = "".join(self.result).strip()
+        return None if _unfilled(text) else text
+
+
+def fields(document: Any) -> list[Any]:
+    """Every fill-in field in document order: innermost content controls (`w:sdt`) and text
+    form fields (`_FormField`, from `w:fldChar` begin with `w:ffData/w:textInput` to its end)."""
+    out: list[Any] = []
+    open_fields: list[_FormField | None] = []  # every open complex field; None: not a form field
+    for el in document.iter(w("sdt"), w("fldChar"), w("t"), w("tab"), w("br")):
+        if el.tag == w("sdt"):
+            pr = el.find(w("sdtPr"))
+            if pr is None:
+                pr = etree.Element(w("sdtPr"))
+            if _is_field(pr) and el.find(f".//{w('sdt')}") is None:  # innermost only
+                out.append((el, pr))
+        elif el.tag == w("fldChar"):
+            kind = el.get(w("fldCharType"))
+            if kind == "begin":
+                data = el.find(w("ffData"))
+                field = None
+                if data is not None and data.find(w("textInput")) is not None:
+                    field = _FormField(data)
+                    out.append(field)
+                open_fields.append(field)
+            elif kind == "separate" and open_fields and open_fields[-1] is not None:
+                open_fields[-1].separated = True
+            elif kind == "end" and open_fields:
+                open_fields.pop()
+        else:
+            current = next((f for f in reversed(open_fields) if f is not None), None)
+            if current is not None and current.separated:
+                if el.tag == w("t"):
+                    current.result.append(el.text or "")
+                else:
+                    current.result.append("\t" if el.tag == w("tab") else "\n")
+    return out
 
 
 def _place(keys: list[str | None], order: Sequence[str]) -> list[str | None]:
@@ -144,10 +215,11 @@ def _place(keys: list[str | None], order: Sequence[str]) -> list[str | None]:
 
 
 def read_form(data: bytes, order: Sequence[str] | None = None) -> dict[str, str | None]:
-    """{control key: filled value or None} for every content control of a review form.
+    """{field key: filled value or None} for every fill-in field of a review form.
 
     `order` overrides the key order stored in the form (for files whose custom properties were
-    lost); controls that cannot be recognised by tag, alias or position are left out.
+    lost: the profile's re-render gives it); fields that cannot be recognised by status text,
+    name, tag, alias or position are left out.
     """
     try:
         with open_package(data, FORM_PACKAGE) as z:
@@ -155,15 +227,16 @@ def read_form(data: bytes, order: Sequence[str] | None = None) -> dict[str, str 
             stored = _field_order(z)
     except KeyError as exc:
         raise PacksError(f"not a DOCX review form: {exc}") from None
-    controls = []
-    for sdt in document.iter(w("sdt")):
-        pr = sdt.find(w("sdtPr"))
-        if pr is None:
-            pr = etree.Element(w("sdtPr"))
-        if _is_field(pr) and sdt.find(f".//{w('sdt')}") is None:  # innermost controls only
-            controls.append((sdt, pr))
+    found = fields(document)
     expected = list(order) if order is not None else stored
-    keys = [_key(pr, frozenset(expected)) for _, pr in controls]
+    keys = [
+        f.key(expected) if isinstance(f, _FormField) else _key(f[1], frozenset(expected))
+        for f in found
+    ]
     if expected:
         keys = _place(keys, expected)
-    return {key: _value(sdt, pr) for key, (sdt, pr) in zip(keys, controls, strict=True) if key}
+    return {
+        key: f.value() if isinstance(f, _FormField) else _value(*f)
+        for key, f in zip(keys, found, strict=True)
+        if key
+    }

@@ -9,7 +9,7 @@ edited sentences were canon. So a returned file is checked before its values are
 2. a digest other than the profile's current one means the canon changed since (or the claim
    was edited): the file is STALE, never accepted silently;
 3. the file's locked text is compared with what this canon and layout produce for that profile:
-   every paragraph outside the form's content controls, every tracker cell outside the input
+   every paragraph outside the form's fill-in fields, every tracker cell outside the input
    columns, and the tracker's hidden `_meta` sheet (its identity and column contract; only the
    generator row may differ). Each difference is a TAMPERED place (`paragraph 12`, `MBO!A3`).
 
@@ -43,8 +43,10 @@ from pipeline.ooxml.ns import CP_NS, CUSTOM_NS, w
 from pipeline.render import get_format
 from pipeline.render.to_xlsx import META_SHEET, Role
 
-#: Stands for a content control inside a paragraph (canon text can never hold a NUL).
+#: Stands for a fill-in field inside a paragraph (canon text can never hold a NUL).
 FIELD = "\x00"
+#: What a paragraph's text is made of (inside a form field, none of it is canon).
+TEXT_TAGS = frozenset({w("sdt"), w("t"), w("tab"), w("br"), w("cr")})
 RETURNED_PACKAGE = PackageKind("a review form or tracker", "file")
 
 
@@ -200,14 +202,28 @@ def _docx_properties(package: Package) -> dict[str, str]:
 
 
 def _locked_text(p: Any) -> str:
-    """A paragraph as issued: its text, with each content control as one FIELD mark."""
+    """A paragraph as issued: its text, with each fill-in field (a content control, or a text
+    form field from its begin to its end character) as one FIELD mark."""
     parts: list[str] = []
+    #: One entry per open complex field: whether it is a form field (its text is not canon).
+    open_fields: list[bool] = []
 
     def walk(el: Any) -> None:
         for child in el:
             if not isinstance(child.tag, str):
                 continue
-            if child.tag == w("sdt"):
+            if child.tag == w("fldChar"):
+                kind = child.get(w("fldCharType"))
+                if kind == "begin":
+                    form = child.find(f"{w('ffData')}/{w('textInput')}") is not None
+                    if form and not any(open_fields):
+                        parts.append(FIELD)
+                    open_fields.append(form)
+                elif kind == "end" and open_fields:
+                    open_fields.pop()
+            elif any(open_fields) and child.tag in TEXT_TAGS:
+                continue  # inside a form field: what the user typed
+            elif child.tag == w("sdt"):
                 parts.append(FIELD)
             elif child.tag == w("t"):
                 parts.append(child.text or "")

@@ -1,8 +1,15 @@
 """The DOCX review form (format `docx`): a Word form in which only the placeholders can be edited.
 
-Every placeholder and every review / sign-off field is an inline content control (`w:sdt`) whose
-`w:tag` is the placeholder key; the rest is plain text under "filling in forms" protection. The
-body is built with lxml from the frames; styles, numbering, header, footer and page setup come
+Every placeholder and every review / sign-off field is a legacy text form field (`FORMTEXT`: a
+complex field whose `w:ffData` names it); the rest is plain text under "filling in forms"
+protection. Why not content controls: LibreOffice 7.4 imports plain-text controls as input
+fields that refuse typing under that protection, and its date controls refused it too, while a
+FORMTEXT field takes typing in both suites and keeps its `w:ffData` through a LibreOffice save
+(evidence: README, "Filling in the form"). Each field carries its key twice: `w:statusText`
+"label [key]" (both suites keep it), and `w:name` `F001`… (Word's form-field bookmark, at most 20
+characters), the position in the `FormFields` custom property.
+
+The body is built with lxml from the frames; styles, numbering, header, footer and page setup come
 from the layout's reference document (doctech §1.8), loaded once per process. The package is
 zipped here, not by python-docx, so the same frames and timestamp give the same bytes.
 
@@ -62,12 +69,18 @@ from pipeline.ooxml.ns import (
 
 #: Author and last-modified-by of every form (design.md: author = product name).
 PRODUCT = "jobframe-packs"
-#: Custom property listing every control's key in document order: the reader's last fallback
-#: when a round trip through LibreOffice dropped both tag and alias (doctech §1.6).
+#: Custom property listing every field's key in document order: field `F001` is its first key,
+#: and the reader's fallback by position (forms issued with content controls lose their tags in
+#: LibreOffice, doctech §1.6).
 FORM_FIELDS_PROPERTY = "FormFields"
-#: Keys live at the end of the alias too, "label [key]", because LibreOffice 7.4 keeps aliases of
-#: text controls but drops their tags.
+#: A field's key ends its status text ("label [key]"); forms issued with content controls carry
+#: it at the end of the alias the same way.
 ALIAS_KEY = re.compile(r"\[([^\[\]]+)\]\s*$")
+#: Word's form-field names: at most 20 characters, a letter first (`F001`: the first field).
+FIELD_NAME = "F{:03d}"
+FIELD_NAME_RE = re.compile(r"^F(\d{3,})$")
+#: Word keeps at most this many characters of a form field's status-bar text.
+STATUS_TEXT_LIMIT = 138
 #: Password hashing Word itself writes (SHA-512, legacy key first; ISO 29500 §17.15.1.28).
 SPIN_COUNT = 100_000
 
@@ -246,7 +259,7 @@ def _load(layout: Layout) -> DocxLayout:
 
 
 class _Body:
-    """Appends paragraphs, tables and content controls to w:body, numbering control ids."""
+    """Appends paragraphs, tables and form fields to w:body, numbering the fields."""
 
     def __init__(
         self, ref: DocxLayout, text_width: int, values: Mapping[str, str] | None = None
@@ -314,7 +327,7 @@ class _Body:
         """The value a review field is filled with, by key (None: empty, shows its token).
 
         The one place a personal value enters the form: whatever technology draws the field
-        (content control today), it asks here."""
+        (a FORMTEXT field today), it asks here."""
         return self.values.get(key)
 
     def control(
@@ -326,32 +339,37 @@ class _Body:
         date: bool,
         value: str | None = None,
     ) -> None:
-        """An inline content control showing its token as placeholder text (doctech §1.2), or
-        `value` as its content (still an editable control)."""
+        """A text form field (FORMTEXT) showing its token in the fill-in style, or `value` as
+        plain text (still an editable field)."""
         self.keys.append(key)
-        sdt = etree.SubElement(parent, w("sdt"))
-        pr = etree.SubElement(sdt, w("sdtPr"))
-        etree.SubElement(pr, w("alias"), {w("val"): f"{label} [{key}]"})
-        etree.SubElement(pr, w("tag"), {w("val"): key})
-        etree.SubElement(pr, w("id"), {w("val"): str(len(self.keys))})
-        etree.SubElement(pr, w("lock"), {w("val"): "sdtLocked"})
-        if value is None:
-            etree.SubElement(pr, w("showingPlcHdr"))
+        status = f"{label} [{key}]"
+        if len(status) > STATUS_TEXT_LIMIT:
+            status = f"[{key}]"
+        begin = self.field_char(parent, "begin")
+        data = etree.SubElement(begin, w("ffData"))
+        etree.SubElement(data, w("name"), {w("val"): FIELD_NAME.format(len(self.keys))})
+        etree.SubElement(data, w("enabled"))
+        etree.SubElement(data, w("calcOnExit"), {w("val"): "0"})
+        etree.SubElement(data, w("statusText"), {w("type"): "text", w("val"): status})
+        text_input = etree.SubElement(data, w("textInput"))
         if date:
-            picker = etree.SubElement(pr, w("date"))
-            if value is not None:
-                picker.set(w("fullDate"), f"{value}T00:00:00Z")
-            etree.SubElement(picker, w("dateFormat"), {w("val"): self.ref.date_format})
-            etree.SubElement(picker, w("lid"), {w("val"): self.ref.date_locale})
-            etree.SubElement(picker, w("storeMappedDataAs"), {w("val"): "dateTime"})
-            etree.SubElement(picker, w("calendar"), {w("val"): "gregorian"})
-        else:
-            etree.SubElement(pr, w("text"))
-        content = etree.SubElement(sdt, w("sdtContent"))
+            etree.SubElement(text_input, w("type"), {w("val"): "date"})
+            etree.SubElement(text_input, w("format"), {w("val"): self.ref.date_format})
+        instr = etree.SubElement(etree.SubElement(parent, w("r")), w("instrText"))
+        instr.text = " FORMTEXT "
+        instr.set(XML_SPACE, "preserve")
+        self.field_char(parent, "separate")
         if value is None:
-            self.run(content, token, "placeholder")
+            self.run(parent, token, "placeholder")
         else:
-            self.run(content, value)
+            self.run(parent, value)
+        self.field_char(parent, "end")
+
+    def field_char(self, parent: Element, kind: str) -> Element:
+        """A run holding one field character (begin, separate, end) of a complex field."""
+        return etree.SubElement(
+            etree.SubElement(parent, w("r")), w("fldChar"), {w("fldCharType"): kind}
+        )
 
     # -- tables -------------------------------------------------------------------------------
 

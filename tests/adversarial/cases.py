@@ -613,8 +613,8 @@ CASES: tuple[Case, ...] = (
         CODE,
         'Word field codes and XML (`{ HYPERLINK "http://x" }`, `<w:fldSimple …>`, `<w:t>`, `]]>`)',
         "literal text runs: no `w:fldSimple`, `w:hyperlink` or field instruction (only the "
-        "footer's PAGE/NUMPAGES), no external relationship; LibreOffice prints them as typed, "
-        "with no link",
+        "footer's PAGE/NUMPAGES and the form's own FORMTEXT fields), no external relationship; "
+        "LibreOffice prints them as typed, with no link",
         (
             f"{_CODE_T}test_docx_has_no_fields_and_no_links",
             f"{_CODE_T}test_libreoffice_prints_the_code_as_text[hostile-form.docx]",

@@ -1,0 +1,255 @@
+"""A manager fills the form and the tracker in LibreOffice, protection on, and sends them back.
+
+LibreOffice is driven through UNO by Debian's /usr/bin/python3 (python3-uno, installed by
+`tasks.py setup`). The form is typed into through the dispatcher, `.uno:InsertText` (what typing
+in Writer sends), into every form field and into canon text. The tracker's input cells get their
+text as Calc parses typing (`setFormula`), and LibreOffice's own view of the protection is read
+for every cell: `.uno:EnterString` kills LibreOffice 7.4 headless a second after it, on any
+workbook (tests/uno_typist.py `calc`). ONE soffice for the whole module (`tests/uno_typist.py`
+runs a JSON batch); the files it saves are then read back by the harvest and checked by the
+tamper check, as a returned file would be.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import zipfile
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+from openpyxl import load_workbook
+
+from pipeline.harvest.docx_form import read_form
+from pipeline.harvest.verify import Status, verify
+from pipeline.harvest.xlsx_tracker import read_tracker
+from pipeline.layout import Layout, RenderOptions
+from pipeline.model import PlaceholderKind, ProfileFrames
+from pipeline.render import FORMATS
+from tests.conftest import soffice_binary
+from tests.test_docx import expected_keys, form_fields, frame_placeholders
+
+pytestmark = pytest.mark.office
+
+UNO_PYTHON = "/usr/bin/python3"
+TYPIST = Path(__file__).resolve().parent / "uno_typist.py"
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+SAFE = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+#: What a manager types into each tracker input column (as text, the way a keyboard sends it).
+TRACKER_TEXT = {
+    "Baseline": "12.5",
+    "Target": "40",
+    "Due": "2027-06-30",
+    "Actual": "7",
+    "Status": "On track",
+}
+#: What LibreOffice stores for it (it parses numbers and dates as Calc does on typing).
+TRACKER_VALUE: dict[str, object] = {
+    "Baseline": 12.5,
+    "Target": 40,
+    "Due": datetime(2027, 6, 30),
+    "Actual": 7,
+    "Status": "On track",
+}
+LOCKED_CELLS = (("MBO", "A2"), ("SMART", "E2"), ("MBO", "J2"))
+
+
+def w(tag: str) -> str:
+    return f"{{{W}}}{tag}"
+
+
+def require_uno() -> tuple[str, str]:
+    """soffice and a Python with `uno`, or a skip (a failure in CI, which installs both)."""
+    binary = soffice_binary()
+    reason = None
+    if binary is None:
+        reason = "LibreOffice (soffice) is not installed"
+    elif (
+        not Path(UNO_PYTHON).is_file()
+        or subprocess.run([UNO_PYTHON, "-c", "import uno"], capture_output=True).returncode
+    ):
+        reason = f"{UNO_PYTHON} cannot import uno (Debian package python3-uno is not installed)"
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; python3 tasks.py setup installs it, and CI needs it")
+        pytest.skip(reason)
+    assert binary is not None
+    return binary, UNO_PYTHON
+
+
+def form_values(frames: ProfileFrames) -> dict[str, str]:
+    """A distinct value for every field: an ISO date for date fields, text for the others
+    (with characters XML and a field code would care about)."""
+    dates = {p.key for p in frame_placeholders(frames) if p.kind is PlaceholderKind.DATE}
+    dates |= {f.key for f in form_fields() if f.date}
+    out = {}
+    for n, key in enumerate(expected_keys(frames)):
+        if key in dates:
+            out[key] = (date(2027, 1, 1) + timedelta(days=n)).isoformat()
+        else:
+            out[key] = f"value {n} <&> {{ FORMTEXT }}"
+    return out
+
+
+def tracker_inputs(data: bytes) -> list[tuple[str, str, str, str]]:
+    """(sheet, cell, column title, key) of every unlocked cell of every frame sheet."""
+    wb = load_workbook(io.BytesIO(data))
+    out = []
+    for ws in wb.worksheets:
+        if ws.sheet_state != "visible" or ws.title == "Read me":
+            continue
+        titles = [c.value for c in ws[1]]
+        key_col = titles.index("Key")
+        for row in ws.iter_rows(min_row=2):
+            for title, cell in zip(titles, row, strict=True):
+                if not cell.protection.locked:
+                    out.append((ws.title, cell.coordinate, str(title), str(row[key_col].value)))
+    return out
+
+
+def comment(key: str) -> str:
+    return f"note for {key} & <team>"
+
+
+@pytest.fixture(scope="module")
+def typed(
+    seed_frames: ProfileFrames, layout: Layout, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """ONE LibreOffice: the seed form typed into, the form left untouched, the tracker typed
+    into; each saved by LibreOffice (DOCX / XLSX)."""
+    soffice, python = require_uno()
+    folder = tmp_path_factory.mktemp("typed")
+    options = RenderOptions(timestamp=0)
+    form = FORMATS["docx"].renderer()(seed_frames, layout, options)
+    tracker = FORMATS["xlsx"].renderer()(seed_frames, layout, options)
+    (folder / "form.docx").write_bytes(form)
+    (folder / "tracker.xlsx").write_bytes(tracker)
+    values = form_values(seed_frames)
+    inputs = tracker_inputs(tracker)
+    cells = [[s, c, TRACKER_TEXT.get(t) or comment(k)] for s, c, t, k in inputs]
+    cells += [[s, c, "EDITED"] for s, c in LOCKED_CELLS]
+    jobs = [
+        {"kind": "writer", "in": "form.docx", "out": "form-typed.docx", "values": values},
+        {"kind": "writer", "in": "form.docx", "out": "form-untouched.docx", "values": {}},
+        {"kind": "calc", "in": "tracker.xlsx", "out": "tracker-typed.xlsx", "cells": cells},
+    ]
+    for job in jobs:
+        job["in"], job["out"] = str(folder / job["in"]), str(folder / job["out"])
+    done = subprocess.run(
+        [python, str(TYPIST), soffice, str(tmp_path_factory.mktemp("lo-profile"))],
+        input=json.dumps({"jobs": jobs}),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"the UNO typist failed:\n{done.stdout}\n{done.stderr}")
+    form_report, untouched_report, tracker_report = json.loads(done.stdout)
+    return {
+        "values": values,
+        "inputs": inputs,
+        "form": form_report,
+        "untouched": untouched_report,
+        "tracker": tracker_report,
+        "form_saved": (folder / "form-typed.docx").read_bytes(),
+        "untouched_saved": (folder / "form-untouched.docx").read_bytes(),
+        "tracker_saved": (folder / "tracker-typed.xlsx").read_bytes(),
+    }
+
+
+# --- the form -------------------------------------------------------------------------------------
+
+
+def test_every_form_field_takes_typing_under_protection(
+    typed: dict[str, Any], seed_frames: ProfileFrames
+) -> None:
+    report = typed["form"]
+    assert report["protected"], "LibreOffice opened the form without forms protection"
+    # every field arrives as a text form field, none as an input field or a content control
+    assert report["portions"].get("TextFieldStart") == len(expected_keys(seed_frames))
+    assert "TextField" not in report["portions"] and "ContentControl" not in report["portions"]
+    fields = report["fields"]
+    assert [f["key"] for f in fields] == expected_keys(seed_frames)
+    assert {f["type"] for f in fields} == {"vnd.oasis.opendocument.field.FORMTEXT"}
+    refused = [f["key"] for f in fields if f["after"] != typed["values"][f["key"]]]
+    assert not refused, f"LibreOffice refused typing into {refused}"
+
+
+def test_canon_text_refuses_typing(typed: dict[str, Any]) -> None:
+    for report in (typed["form"], typed["untouched"]):
+        assert report["start_after"] == report["start_before"]
+        assert "EDITED" not in report["start_after"]
+
+
+def test_a_form_filled_and_saved_in_libreoffice_reads_back_intact(
+    typed: dict[str, Any], seed_frames: ProfileFrames, layout: Layout
+) -> None:
+    saved = typed["form_saved"]
+    assert read_form(saved) == typed["values"]  # every field, every value, by its key
+    verdict = verify(saved, seed_frames, layout)
+    assert verdict.status is Status.INTACT, [c.message() for c in verdict.changes]
+
+
+def test_what_a_libreoffice_save_keeps_of_each_field(
+    typed: dict[str, Any], seed_frames: ProfileFrames, layout: Layout
+) -> None:
+    """The keys the reader uses survive: each field's status text "label [key]" and its name;
+    the fill-in style survives by its id; protection stays."""
+    fill_in = layout.config.docx.styles.placeholder
+    keys = expected_keys(seed_frames)
+    for name in ("form_saved", "untouched_saved"):
+        with zipfile.ZipFile(io.BytesIO(typed[name])) as z:
+            root = etree.fromstring(z.read("word/document.xml"), SAFE)
+            settings = etree.fromstring(z.read("word/settings.xml"), SAFE)
+        data = list(root.iter(w("ffData")))
+        names = [d.find(w("name")).get(w("val")) for d in data]
+        assert names == [f"F{n:03d}" for n in range(1, len(keys) + 1)]
+        status = [d.find(w("statusText")).get(w("val")) for d in data]
+        assert [re.search(r"\[([^\]]+)\]$", s).group(1) for s in status] == keys  # type: ignore[union-attr]
+        # the fill-in style (and its id) survives; typing over a selection keeps the selection's
+        # character style in LibreOffice as in Word, so a typed field stays shaded too: the
+        # style marks where to type, the token what is still to fill
+        styled = [r for r in root.iter(w("rStyle")) if r.get(w("val")) == fill_in]
+        assert len(styled) == len(keys), name
+        assert root.find(f".//{w('showingPlcHdr')}") is None and root.find(f".//{w('sdt')}") is None
+        protection = settings.find(w("documentProtection"))
+        assert protection is not None and protection.get(w("edit")) == "forms"
+    assert set(read_form(typed["untouched_saved"]).values()) == {None}
+    untouched = verify(typed["untouched_saved"], seed_frames, layout)
+    assert untouched.status is Status.INTACT
+
+
+# --- the tracker ----------------------------------------------------------------------------------
+
+
+def test_libreoffice_holds_tracker_inputs_unlocked_and_canon_cells_locked(
+    typed: dict[str, Any],
+) -> None:
+    cells = typed["tracker"]["cells"]
+    inputs, locked = cells[: len(typed["inputs"])], cells[len(typed["inputs"]) :]
+    assert len(inputs) > 50
+    assert all(protected for _, _, protected, _, _, _ in cells), "a sheet is not protected"
+    assert not [(s, c) for s, c, _, is_locked, _, _ in inputs if is_locked]
+    assert [(s, c) for s, c, _, _, _, _ in locked] == list(LOCKED_CELLS)
+    for sheet, cell, _, is_locked, before, after in locked:
+        assert is_locked and after == before, f"{sheet}!{cell} is not locked in LibreOffice"
+    took = [(s, c) for s, c, _, _, before, after in inputs if after == before]
+    assert not took, f"no value entered in {took}"
+
+
+def test_a_tracker_filled_and_saved_in_libreoffice_reads_back_intact(
+    typed: dict[str, Any], seed_frames: ProfileFrames, layout: Layout
+) -> None:
+    saved = typed["tracker_saved"]
+    values = read_tracker(saved)
+    for _, _, title, key in typed["inputs"]:
+        want = TRACKER_VALUE.get(title, comment(key))
+        assert values[key][title] == want, (key, title)
+    verdict = verify(saved, seed_frames, layout)
+    assert verdict.status is Status.INTACT, [c.message() for c in verdict.changes]

@@ -1,0 +1,219 @@
+"""Type into documents in LibreOffice the way a person does, through its dispatcher.
+
+Run by Debian's /usr/bin/python3 (it has `uno`, from python3-uno), not by the project's venv, so
+it imports nothing from the project. One LibreOffice for a whole batch:
+
+    /usr/bin/python3 tests/uno_typist.py SOFFICE PROFILE_DIR < batch.json > results.json
+
+The batch is {"jobs": [job, ...]}; each job opens `in`, types, saves `out` and reports:
+- {"kind": "writer", "in", "out", "values": {key: text}}: every text form field (FORMTEXT
+  fieldmark) whose hint ends "[key]" gets `values[key]` typed over its placeholder (view cursor
+  on the field's text, `.uno:InsertText`, the command keyboard typing uses); then typing is
+  tried at the start of the document, over its first characters and in front of them (canon
+  text). Reports {"protected", "fields": [{"name", "key", "before", "after"}], "start_before",
+  "start_after", "portions": {portion type: count}}.
+- {"kind": "calc", "in", "out", "cells": [[sheet, cell, text], ...]}: see `calc`. Reports
+  {"cells": [[sheet, cell, sheet protected, cell locked, before, after], ...]}.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import uno  # type: ignore[import-not-found]
+from com.sun.star.beans import PropertyValue  # type: ignore[import-not-found]
+
+KEY = re.compile(r"\[([^\[\]]+)\]\s*$")
+FILTERS = {"writer": "MS Word 2007 XML", "calc": "Calc MS Excel 2007 XML"}
+
+
+def prop(name: str, value: Any) -> Any:
+    p = PropertyValue()
+    p.Name = name
+    p.Value = value
+    return p
+
+
+def connect(soffice: str, profile: str) -> tuple[subprocess.Popen[bytes], Any]:
+    pipe = f"typist-{uuid.uuid4().hex}"
+    proc = subprocess.Popen(
+        [
+            soffice,
+            "--headless",
+            "--invisible",
+            "--norestore",
+            "--nologo",
+            f"-env:UserInstallation=file://{profile}",
+            f"--accept=pipe,name={pipe};urp;",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    local = uno.getComponentContext()
+    resolver = local.ServiceManager.createInstanceWithContext(
+        "com.sun.star.bridge.UnoUrlResolver", local
+    )
+    for _ in range(240):  # a cold start with a fresh profile takes a few seconds
+        try:
+            ctx = resolver.resolve(f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext")
+            return proc, ctx
+        except Exception:  # NoConnectException until soffice listens
+            if proc.poll() is not None:
+                raise RuntimeError(f"soffice exited with {proc.returncode}") from None
+            time.sleep(0.25)
+    proc.kill()
+    raise RuntimeError("soffice did not accept a connection")
+
+
+def paragraphs(enum: Any) -> Any:
+    """Every paragraph, table cells included, in document order."""
+    while enum.hasMoreElements():
+        el = enum.nextElement()
+        if el.supportsService("com.sun.star.text.TextTable"):
+            for name in el.getCellNames():
+                yield from paragraphs(el.getCellByName(name).createEnumeration())
+        elif el.supportsService("com.sun.star.text.Paragraph"):
+            yield el
+
+
+def writer(doc: Any, dispatch: Any, job: dict[str, Any]) -> dict[str, Any]:
+    settings = doc.createInstance("com.sun.star.text.DocumentSettings")
+    frame = doc.getCurrentController().getFrame()
+    cursor = doc.getCurrentController().getViewCursor()
+    portions: dict[str, int] = {}
+    marks = []
+    for p in paragraphs(doc.getText().createEnumeration()):
+        enum = p.createEnumeration()
+        while enum.hasMoreElements():
+            portion = enum.nextElement()
+            kind = portion.TextPortionType
+            portions[kind] = portions.get(kind, 0) + 1
+            if kind == "TextFieldStart":
+                marks.append(portion.Bookmark)
+    fields = []
+    for mark in marks:
+        params = mark.getParameters()
+        hint = params.getByName("Hint") if params.hasByName("Hint") else ""
+        found = KEY.search(hint)
+        key = found.group(1) if found else None
+        before = mark.getAnchor().getString()
+        if key in job["values"]:
+            # the view cursor on the field's text (end mark, then back over the placeholder)
+            cursor.gotoRange(mark.getAnchor().getEnd(), False)
+            cursor.goLeft(1, False)
+            cursor.goLeft(len(before), True)
+            text = job["values"][key]
+            dispatch.executeDispatch(frame, ".uno:InsertText", "", 0, (prop("Text", text),))
+        fields.append(
+            {
+                "name": mark.getName(),
+                "type": mark.getFieldType(),
+                "key": key,
+                "before": before,
+                "after": mark.getAnchor().getString(),
+            }
+        )
+    start_before = doc.getText().getString()[:60]
+    cursor.gotoStart(False)
+    cursor.goRight(5, True)
+    dispatch.executeDispatch(frame, ".uno:InsertText", "", 0, (prop("Text", "EDITED"),))
+    cursor.gotoStart(False)
+    dispatch.executeDispatch(frame, ".uno:InsertText", "", 0, (prop("Text", "EDITED"),))
+    return {
+        "protected": bool(settings.getPropertyValue("ProtectForm")),
+        "portions": portions,
+        "fields": fields,
+        "start_before": start_before,
+        "start_after": doc.getText().getString()[:60],
+    }
+
+
+def calc(doc: Any, dispatch: Any, job: dict[str, Any]) -> dict[str, Any]:
+    """Each cell: whether LibreOffice holds its sheet protected and the cell locked; an
+    unlocked cell then gets the text entered as Calc parses typing (`setFormula`: "12.5" a
+    number, "2027-06-30" a date). Not `.uno:EnterString`: LibreOffice 7.4 aborts a second or so
+    after it on a hidden document (any workbook; see /work/notes/issue-16-forms.md), and the
+    API does not check protection itself, hence the locked flag is reported, not tried."""
+    cells = []
+    for sheet_name, name, text in job["cells"]:
+        sheet = doc.getSheets().getByName(sheet_name)
+        cell = sheet.getCellRangeByName(name)
+        before = cell.getString()
+        locked = bool(cell.CellProtection.IsLocked)
+        if not locked:
+            cell.setFormula(text)
+        cells.append(
+            [sheet_name, name, bool(sheet.isProtected()), locked, before, cell.getString()]
+        )
+    return {"cells": cells}
+
+
+class Office:
+    """One soffice and its desktop; started again if it dies (see `run`)."""
+
+    def __init__(self, soffice: str, profile: str) -> None:
+        self.soffice, self.profile = soffice, profile
+        self.proc, ctx = connect(soffice, profile)
+        smgr = ctx.ServiceManager
+        self.desktop = smgr.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
+        self.dispatch = smgr.createInstanceWithContext("com.sun.star.frame.DispatchHelper", ctx)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(Exception):  # the bridge drops as soffice exits
+                self.desktop.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run(office: Office, job: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Open, type, save, close; returns the report and whether soffice survived the close.
+
+    LibreOffice 7.4 may die after a save (it does when a hidden Calc document was typed into
+    with `.uno:EnterString`); the saved file is complete, and the caller starts a new soffice
+    for the next job.
+    """
+    url = uno.systemPathToFileUrl(job["in"])
+    doc = office.desktop.loadComponentFromURL(url, "_blank", 0, (prop("Hidden", True),))
+    if doc is None:
+        raise RuntimeError(f"LibreOffice could not open {job['in']}")
+    result = (writer if job["kind"] == "writer" else calc)(doc, office.dispatch, job)
+    target = uno.systemPathToFileUrl(job["out"])
+    doc.storeToURL(target, (prop("FilterName", FILTERS[job["kind"]]),))
+    try:
+        doc.close(True)
+    except Exception:  # DisposedException: soffice died closing it
+        return result, False
+    return result, True
+
+
+def main() -> int:
+    soffice, profile = sys.argv[1], sys.argv[2]
+    batch = json.load(sys.stdin)
+    office = Office(soffice, profile)
+    results = []
+    try:
+        for job in batch["jobs"]:
+            result, alive = run(office, job)
+            results.append(result)
+            if not alive:
+                office.stop()
+                office = Office(soffice, profile)
+    finally:
+        office.stop()
+    json.dump(results, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
