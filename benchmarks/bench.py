@@ -529,19 +529,13 @@ class PdfSplit:
 
 @contextlib.contextmanager
 def _weasyprint_as_installed() -> Iterator[None]:
-    """WeasyPrint without the handout's three workarounds (target_counters, glyph_runs,
-    kept_layouts), which to_pdf installs process-wide: the bare route is what a WeasyPrint user
-    gets."""
-    from pipeline.render import glyph_runs, kept_layouts, target_counters
+    """WeasyPrint as a user gets it: the handout's speed-ups (`pipeline.render.weasyprint70`) are
+    in place only inside `to_pdf.render`, so outside it there is nothing to undo (checked)."""
+    from pipeline.render import weasyprint70
 
-    workarounds = (glyph_runs, kept_layouts, target_counters)
-    for workaround in workarounds:
-        workaround.uninstall()
-    try:
-        yield
-    finally:
-        for workaround in workarounds:
-            workaround.install()
+    if weasyprint70.any_installed():
+        raise RuntimeError("a WeasyPrint speed-up is in place outside a handout render")
+    yield
 
 
 def _pdf_compare(

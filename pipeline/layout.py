@@ -43,6 +43,11 @@ BLANK_CHAR = "_"
 LIST_MAX = 255
 
 
+#: The environment variable that turns the WeasyPrint speed-ups off for a run (read by the build).
+SPEEDUPS_SWITCH = "PACKS_WEASYPRINT_SPEEDUPS"
+SPEEDUPS_OFF = frozenset({"0", "off", "no", "false"})
+
+
 @dataclass(frozen=True)
 class RenderOptions:
     """Choices that change how (not what) a pack is rendered. Frozen, passed everywhere."""
@@ -59,6 +64,9 @@ class RenderOptions:
     #: The sealed identity line of an issued file (`pipeline.cycle.identity`), written into the
     #: core property `cp:category`; None for a pack.
     identity: str | None = None
+    #: The WeasyPrint speed-ups (`pipeline.render.weasyprint70`) around each handout render;
+    #: False renders with WeasyPrint's own code (the same bytes, slower).
+    speedups: bool = True
 
 
 # ---------------------------------------------------------------------------------------------

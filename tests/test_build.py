@@ -230,6 +230,7 @@ def test_manifest_lists_every_file_with_size_and_digest(built: Built, canon: Can
         libraries = data["generator"]["libraries"]
         if any(f.name == "pdf" for f in built.formats):
             assert libraries["weasyprint"]
+            assert data["generator"]["speedups"] == list(SPEED_UPS)
         expected = sorted(f.file_name(pid) for f in built.formats)
         assert [f["path"] for f in data["files"]] == expected
         assert sorted(p.name for p in folder.iterdir()) == sorted([*expected, MANIFEST])
@@ -717,18 +718,68 @@ def test_bench_quick_smoke(tmp_path: Path) -> None:
 
 
 def test_the_benchs_bare_weasyprint_runs_without_the_handouts_workarounds() -> None:
-    """The overhead row compares with WeasyPrint as a user gets it: none of the process-wide
-    replacements to_pdf installs may be in place inside the bare route, all of them after."""
+    """The overhead row compares with WeasyPrint as a user gets it: the speed-ups are in place
+    only inside a handout render (`weasyprint70.patched`), never before or after one."""
     from benchmarks.bench import _weasyprint_as_installed
-    from pipeline.render import glyph_runs, kept_layouts, target_counters, to_pdf
+    from pipeline.render import to_pdf, weasyprint70
 
-    workarounds = (glyph_runs, kept_layouts, target_counters)
-    to_pdf.typesetter(load_layout("default"), "A4")  # installs them
-    assert all(w.installed() for w in workarounds)
+    to_pdf.typesetter(load_layout("default"), "A4")
+    assert not weasyprint70.any_installed()
     with _weasyprint_as_installed():
-        assert not any(w.installed() for w in workarounds)
-        assert not target_counters.filling_in()
-    assert all(w.installed() for w in workarounds) and target_counters.filling_in()
+        assert not weasyprint70.any_installed()
+    with weasyprint70.patched():
+        assert all(patch.installed() for patch in weasyprint70.PATCHES)
+        with (
+            pytest.raises(RuntimeError, match="outside a handout render"),
+            _weasyprint_as_installed(),
+        ):
+            pass
+    assert not weasyprint70.any_installed()
+
+
+#: The WeasyPrint speed-ups this WeasyPrint takes (all of them: WeasyPrint 70.0).
+SPEED_UPS = ("glyph_runs", "kept_layouts", "target_counters")
+
+
+def test_a_build_with_the_speed_ups_off_gives_the_same_bytes(
+    built: Built, canon: Canon, layout: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The off switch (`PACKS_WEASYPRINT_SPEEDUPS=off`, read by the build into
+    `RenderOptions.speedups`) renders with WeasyPrint's own code: every file the same bytes; the
+    manifest's generator says none were on, and the switch counts as an input (a rebuild)."""
+    ids = (SEED_ID,)
+    pdf = tuple(FORMATS[name] for name in ("pdf", "docx"))
+    monkeypatch.setenv("PACKS_WEASYPRINT_SPEEDUPS", "off")
+    progress = io.StringIO()
+    out = tmp_path / "out"
+    build(
+        canon,
+        [p for p in canon.profiles if p.id in ids],
+        pdf,
+        out,
+        layout,
+        RenderOptions(page_size="A4", timestamp=FIXED_EPOCH),
+        progress=progress,
+        tty=False,
+    )
+    assert "WeasyPrint speed-ups: off" in progress.getvalue().splitlines()
+    for pid in ids:
+        for fmt in pdf:
+            name = fmt.file_name(pid)
+            assert (out / pid / name).read_bytes() == (built.out / pid / name).read_bytes(), name
+        off = json.loads((out / pid / MANIFEST).read_bytes())
+        on = json.loads((built.out / pid / MANIFEST).read_bytes())
+        assert off["generator"]["speedups"] == [] and on["generator"]["speedups"] == list(SPEED_UPS)
+    monkeypatch.delenv("PACKS_WEASYPRINT_SPEEDUPS")
+    again = build(
+        canon,
+        [p for p in canon.profiles if p.id in ids],
+        pdf,
+        out,
+        layout,
+        RenderOptions(page_size="A4", timestamp=FIXED_EPOCH),
+    )
+    assert again.built == len(ids), "switching the speed-ups back on rebuilds (the manifest says)"
 
 
 def test_workers_get_the_heaviest_packs_first_ties_in_order() -> None:

@@ -48,15 +48,9 @@ from pipeline.model import (
     Text,
     line_text,
 )
-from pipeline.render import (
-    get_format,
-    glyph_runs,
-    kept_layouts,
-    target_counters,
-    to_pdf,
-    user_agent,
-)
+from pipeline.render import get_format, to_pdf, user_agent, weasyprint70
 from pipeline.render.to_json import frames_json
+from pipeline.render.weasyprint70 import glyph_runs, kept_layouts, target_counters
 from tests.conftest import CANON_DIR, SEED_ID, WarningLog, font_coverage, warnings_of
 from tests.test_properties import CANON_TEXT
 
@@ -931,12 +925,15 @@ def test_weasyprints_import_searches_the_linker_cache_only() -> None:
 def test_the_target_counter_workaround_is_in_place(
     seed_frames: ProfileFrames, layout: Layout, options: RenderOptions
 ) -> None:
-    """If this fails after a WeasyPrint upgrade, check whether pipeline/render/target_counters.py
-    is still needed (its docstring names the two slips and what filling in relies on) and drop
-    it or adapt it (the hashes of the functions it read)."""
+    """If this fails after a WeasyPrint upgrade, check whether
+    pipeline/render/weasyprint70/target_counters.py is still needed (its docstring names the two
+    slips and what filling in relies on) and drop it or adapt it (the hashes of the functions it
+    read)."""
     to_pdf.render(seed_frames, layout, options)
-    assert target_counters.installed(), "the workaround does not apply to this WeasyPrint"
-    assert target_counters.filling_in(), "filling page numbers in does not apply to it"
+    assert not target_counters.installed(), "in place only around a render"
+    with weasyprint70.patched():
+        assert target_counters.installed(), "the workaround does not apply to this WeasyPrint"
+        assert target_counters.filling_in(), "filling page numbers in does not apply to it"
 
 
 def laid_out(
@@ -961,16 +958,18 @@ def laid_out(
 def three_ways(
     render: Callable[[], bytes], monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, tuple[bytes, list[int]]]:
-    """`render` with the numbers filled in, with the collector alone, with WeasyPrint alone."""
-    assert target_counters.install() and target_counters.filling_in()
-    outcomes = {"filled in": laid_out(render, monkeypatch)}
-    try:
-        assert target_counters.install(fill_in=False)
-        outcomes["collector"] = laid_out(render, monkeypatch)
-        target_counters.uninstall()
-        outcomes["weasyprint"] = laid_out(render, monkeypatch)
-    finally:
-        assert target_counters.install()
+    """`render` with the numbers filled in, with the collector alone, with WeasyPrint alone
+    (inside `patched(False)`, so the render's own `patched` leaves these choices alone)."""
+    with weasyprint70.patched(False):
+        try:
+            assert target_counters.install() and target_counters.filling_in()
+            outcomes = {"filled in": laid_out(render, monkeypatch)}
+            assert target_counters.install(fill_in=False)
+            outcomes["collector"] = laid_out(render, monkeypatch)
+            target_counters.uninstall()
+            outcomes["weasyprint"] = laid_out(render, monkeypatch)
+        finally:
+            target_counters.uninstall()
     return outcomes
 
 
@@ -1209,9 +1208,16 @@ def test_the_bulk_glyph_writer_is_in_place(
     seed_frames: ProfileFrames, layout: Layout, options: RenderOptions
 ) -> None:
     """If this fails after a WeasyPrint upgrade, compare WeasyPrint's draw_first_line with the
-    copy in pipeline/render/glyph_runs.py: copy it again (and its hash), or drop the module."""
+    copy in pipeline/render/weasyprint70/glyph_runs.py: copy it again (and its hash), or drop the
+    module."""
     to_pdf.render(seed_frames, layout, options)
-    assert glyph_runs.installed(), "glyph_runs does not apply to this WeasyPrint"
+    assert not weasyprint70.any_installed(), "the speed-ups are in place only around a render"
+    assert weasyprint70.active(True) == tuple(SPEED_UPS)
+    with weasyprint70.patched() as names:
+        assert names == tuple(SPEED_UPS)
+        assert glyph_runs.installed(), "glyph_runs does not apply to this WeasyPrint"
+    with weasyprint70.patched(False) as names:
+        assert names == () and not weasyprint70.any_installed()
 
 
 def test_every_line_is_drawn_with_the_layout_it_was_fitted_with(
@@ -1222,9 +1228,10 @@ def test_every_line_is_drawn_with_the_layout_it_was_fitted_with(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """If the first assertion fails after a WeasyPrint upgrade, read the functions named in
-    pipeline/render/kept_layouts.py again: update their hashes if the argument still holds."""
-    to_pdf.render(seed_frames, layout, options)
-    assert kept_layouts.installed(), "kept_layouts does not apply to this WeasyPrint"
+    pipeline/render/weasyprint70/kept_layouts.py again: update their hashes if the argument still
+    holds."""
+    with weasyprint70.patched():
+        assert kept_layouts.installed(), "kept_layouts does not apply to this WeasyPrint"
     rebuilt: list[str] = []
     weasyprints = kept_layouts._REACTIVATE
 
@@ -1238,14 +1245,17 @@ def test_every_line_is_drawn_with_the_layout_it_was_fitted_with(
 
 
 def without(frames: ProfileFrames, layout: Layout, options: RenderOptions, *names: str) -> bytes:
-    """The handout rendered with the named speed-ups taken out (and put back after)."""
-    for name in names:
-        SPEED_UPS[name].uninstall()
-    try:
-        return to_pdf.render(frames, layout, options)
-    finally:
-        for name in names:
-            assert SPEED_UPS[name].install()
+    """The handout rendered with the named speed-ups taken out (the others in place)."""
+    kept = [patch for patch in weasyprint70.PATCHES if patch.name not in names]
+    with weasyprint70.patched(False):
+        try:
+            for patch in kept:
+                patch.install()
+                assert patch.installed(), patch.name
+            return to_pdf.render(frames, layout, options)
+        finally:
+            for patch in kept:
+                patch.uninstall()
 
 
 @pytest.mark.parametrize("profile_id", PROFILE_IDS)
@@ -1302,15 +1312,10 @@ def test_the_speed_ups_change_no_byte_of_text_unlike_the_handouts() -> None:
         assert len(document.pages) > 3, "the table header should repeat on several pages"
         return bytes(document.write_pdf())
 
-    assert all(module.installed() for module in SPEED_UPS.values())
-    with_them = pdf()
-    for module in SPEED_UPS.values():
-        module.uninstall()
-    try:
-        assert pdf() == with_them
-    finally:
-        for module in SPEED_UPS.values():
-            assert module.install()
+    with weasyprint70.patched() as names:
+        assert names == tuple(SPEED_UPS)
+        with_them = pdf()
+    assert pdf() == with_them
 
 
 def test_the_speed_ups_draw_a_missing_glyph_as_weasyprint_does(
@@ -1359,7 +1364,7 @@ def test_the_speed_ups_change_no_byte_for_any_canon_text(texts: list[str]) -> No
 
 
 def test_a_workaround_applies_only_to_the_weasyprint_code_it_was_read_against() -> None:
-    from pipeline.render.upstream import source_digest, unchanged
+    from pipeline.render.weasyprint70.upstream import source_digest, unchanged
 
     digest = source_digest(to_pdf.flate)
     assert digest is not None and len(digest) == 64

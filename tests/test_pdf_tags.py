@@ -23,7 +23,7 @@ import pytest
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import ProfileFrames, Record, line_text
 from pipeline.render import get_format, to_pdf
-from pipeline.render.upstream import unchanged
+from pipeline.render.weasyprint70.upstream import unchanged
 from tests.conftest import CANON_DIR, WarningLog, warnings_of
 from tests.pdf_tags import Annotation, Element, Tagged, read
 from tests.test_pdf import PROFILE_IDS

@@ -102,6 +102,7 @@ def common_fingerprint(
         "python": platform.python_version(),
         "generator": options.generator,
         "password": password,
+        "speedups": options.speedups,  # same bytes, but the manifest's generator records them
     }
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 

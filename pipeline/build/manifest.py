@@ -62,8 +62,14 @@ class PackFile:
     data: bytes
 
 
-def generator_info() -> dict[str, Any]:
-    return {"name": PRODUCT, "version": product_version(), "libraries": library_versions()}
+def generator_info(speedups: Sequence[str] = ()) -> dict[str, Any]:
+    """The product, its libraries, and the WeasyPrint speed-ups its handouts were drawn with."""
+    return {
+        "name": PRODUCT,
+        "version": product_version(),
+        "libraries": library_versions(),
+        "speedups": list(speedups),
+    }
 
 
 def manifest(
@@ -72,13 +78,14 @@ def manifest(
     files: Sequence[PackFile],
     build_epoch: int,
     inputs: Mapping[str, Any] | None = None,
+    speedups: Sequence[str] = (),
 ) -> bytes:
     """design.md §6 manifest, plus `inputs` (the fingerprint incremental builds compare)."""
     data: dict[str, Any] = {
         "profile": profile_id,
         "canon_digest": digest,
         "build_time": iso_utc(build_epoch),
-        "generator": generator_info(),
+        "generator": generator_info(speedups),
         "files": [
             {"path": f.name, "bytes": len(f.data), "sha256": hashlib.sha256(f.data).hexdigest()}
             for f in sorted(files, key=lambda f: f.name)

@@ -54,6 +54,10 @@ class Progress:
         parts.append(f"{jobs} job{'s' if jobs != 1 else ''}")
         self._write(", ".join(parts) + "\n")
 
+    def note(self, line: str) -> None:
+        """A line said once per build (e.g. which WeasyPrint speed-ups are on)."""
+        self._write(line + "\n")
+
     def _rate(self) -> tuple[float, float]:
         elapsed = max(time.monotonic() - self.start, 1e-9)
         rate = self.done / elapsed

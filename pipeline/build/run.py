@@ -31,15 +31,17 @@ from pipeline.build.workers import (
 )
 from pipeline.build.zips import ensure_zip, selection_zip
 from pipeline.compose import ComposeOptions
-from pipeline.layout import Layout, RenderOptions
+from pipeline.layout import SPEEDUPS_OFF, SPEEDUPS_SWITCH, Layout, RenderOptions
 from pipeline.model import Canon, Profile
 from pipeline.render import Format
 
 
 def stamped(options: RenderOptions) -> tuple[bool, int, RenderOptions]:
     """The options every file of a run is rendered with: the run's one timestamp (the caller's
-    `SOURCE_DATE_EPOCH`, else now) and this product's generator line; returned with whether the
-    caller asked for a reproducible run (a timestamp of its own) and that timestamp."""
+    `SOURCE_DATE_EPOCH`, else now), this product's generator line and the speed-ups switch (off
+    when the environment says `PACKS_WEASYPRINT_SPEEDUPS=off`); returned with whether the caller
+    asked for a reproducible run (a timestamp of its own) and that timestamp."""
+    switch = os.environ.get(SPEEDUPS_SWITCH, "").strip().lower()
     epoch = options.timestamp if options.timestamp is not None else int(time.time())
     return (
         options.timestamp is not None,
@@ -49,8 +51,18 @@ def stamped(options: RenderOptions) -> tuple[bool, int, RenderOptions]:
             form_password=options.form_password,
             timestamp=epoch,
             generator=f"{PRODUCT} {product_version()}",
+            speedups=options.speedups and switch not in SPEEDUPS_OFF,
         ),
     )
+
+
+def handout_speedups(formats: Sequence[Format], options: RenderOptions) -> tuple[str, ...]:
+    """The WeasyPrint speed-ups the run's handouts are drawn with (none without a PDF)."""
+    if not options.speedups or not any(f.name == "pdf" for f in formats):
+        return ()
+    from pipeline.render import weasyprint70  # imports WeasyPrint: only for a run with handouts
+
+    return weasyprint70.active(True)
 
 
 def build(
@@ -94,7 +106,8 @@ def build(
                 tasks.append(task)
             else:
                 skipped += 1
-        job = PackJob(formats, layout, options, compose_options, out, epoch, inputs, zip)
+        speedups = handout_speedups(formats, options) if tasks else ()
+        job = PackJob(formats, layout, options, compose_options, out, epoch, inputs, zip, speedups)
         jobs = max(1, min(jobs, len(tasks)))
         if cluster is not None and tasks:
             from pipeline.build.cluster import cluster_results, session
@@ -108,6 +121,8 @@ def build(
         else:
             report.begin(len(tasks), skipped, jobs)
             results = parallel(job, tasks, jobs, max_tasks_per_child)
+        if tasks and any(f.name == "pdf" for f in formats):
+            report.note("WeasyPrint speed-ups: " + (", ".join(speedups) or "off"))
         failed: list[tuple[str, str]] = []
         built = 0
         warned = 0

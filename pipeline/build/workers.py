@@ -50,6 +50,8 @@ class PackJob:
     epoch: int
     inputs: Mapping[str, Any]
     zip: bool = False
+    #: The WeasyPrint speed-ups active for the handouts (recorded in each manifest's generator).
+    speedups: tuple[str, ...] = ()
 
 
 class WorkJob(Protocol):
@@ -136,7 +138,7 @@ def commit_rendered(
     owns `out/` does (a local worker, or the client of a cluster build)."""
     pid = task.profile.id
     inputs = {**job.inputs, "fingerprint": task.fingerprint}
-    data = manifest(pid, task.digest, files, job.epoch, inputs)
+    data = manifest(pid, task.digest, files, job.epoch, inputs, job.speedups)
     try:
         others = (f.file_name(pid) for f in FORMATS.values())
         commit_pack(job.out / pid, files, data, others)

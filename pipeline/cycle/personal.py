@@ -88,6 +88,7 @@ def _with(options: RenderOptions, fields: Mapping[str, str], identity: str) -> R
         form_password=options.form_password,
         timestamp=options.timestamp,
         generator=options.generator,
+        speedups=options.speedups,
         fields=tuple(fields.items()),
         identity=identity,
     )

@@ -13,11 +13,9 @@ is then parsed by expat instead of WeasyPrint's pure-Python HTML5 parser: 0.5 ms
 20 ms for a 30 kB handout, 4-5 % of a render, for the same tree and the same PDF bytes.
 A layout may also replace WeasyPrint's HTML user-agent stylesheet with a cut-down copy
 (`handout.user_agent_stylesheet`, see `user_agent`), for another 4-5 %.
-Three modules work around WeasyPrint 70's costs, installed once per process and only on the
-WeasyPrint they were written for: `target_counters` (the contents' page numbers lay page 1 out
-twice, not three times), `glyph_runs` (lines are written into the PDF with their glyphs read
-in bulk) and `kept_layouts` (a line is drawn with the Pango layout it was fitted with, not a
-rebuilt one). None changes a byte; tests/test_pdf.py renders with and without each.
+WeasyPrint 70's costs are worked around by the speed-ups of `weasyprint70` (its docstring lists
+them, the switch, and every private touch point), put in place around each render only
+(`RenderOptions.speedups`). None changes a byte; tests/test_pdf.py renders with and without each.
 The finisher corrects WeasyPrint's tag tree (`retag`, `word_breaks`; tests/test_pdf_tags.py)
 before it compresses the streams (`flate`).
 """
@@ -36,7 +34,8 @@ from typing import Any, Literal, assert_never
 from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
-import pipeline.render.library_search  # noqa: F401  # isort: skip  (imports WeasyPrint first)
+# The speed-ups package imports WeasyPrint first (its libraries looked up in the linker cache).
+from pipeline.render import weasyprint70  # isort: skip
 import cssselect2
 import jinja2
 import pydyf
@@ -66,10 +65,9 @@ from pipeline.model import (
     placeholders,
 )
 from pipeline.ooxml.archive import iso_utc, utc_moment
-from pipeline.render import glyph_runs, kept_layouts, target_counters
 from pipeline.render.to_json import frames_json
-from pipeline.render.upstream import unchanged
 from pipeline.render.user_agent import UserAgent
+from pipeline.render.weasyprint70.upstream import unchanged
 
 PartLayout = Literal["goal", "results", "table", "group"]
 
@@ -330,9 +328,6 @@ def _typesetter(layout: Layout, page_size: str) -> Typesetter:
             f"{layout.root / 'layout.yaml'}: handout.page_sizes has no size '{page_size}' "
             f"(known: {', '.join(sizes)})"
         )
-    target_counters.install()  # the contents' page lookups: page 1 laid out twice, not three times
-    glyph_runs.install()  # lines written into the PDF with their glyphs read in bulk
-    kept_layouts.install()  # lines drawn with the Pango layout they were fitted with
     install_box_notes()  # which box each MCID marks, for `word_breaks` (before any drawing)
     fetcher = LayoutFetcher(layout.root)
     fonts = FontConfiguration()
@@ -341,6 +336,7 @@ def _typesetter(layout: Layout, page_size: str) -> Typesetter:
     if conf.user_agent_stylesheet is not None:
         path = layout.path(conf.user_agent_stylesheet)
         user_agent = UserAgent.load(path, stylesheet, fetcher, fonts)
+        weasyprint70.user_agent_override_applies()  # says so once if WeasyPrint changed it
     stylesheets = (
         CSS(filename=str(stylesheet), url_fetcher=fetcher, font_config=fonts),
         CSS(string=f"@page {{ size: {sizes[page_size]} }}", font_config=fonts),
@@ -668,16 +664,17 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
     handout = document(frames, typeset, options)
     link_contents = {s.anchor: s.frame.title for s in sections(frames)}
     variant = typeset.settings.pdf_variant
-    pdf: bytes = handout.write_pdf(
-        stylesheets=list(typeset.stylesheets),
-        font_config=typeset.fonts,
-        attachments=[attachment],
-        pdf_tags=True,
-        pdf_variant=variant,
-        custom_metadata=True,
-        # Without a variant WeasyPrint 70 leaves the version unset and then tags as for PDF
-        # 2.0 (a /Namespaces entry: `str(None) >= "2.0"`) in a file it heads %PDF-1.7.
-        pdf_version=None if variant else "1.7",
-        finisher=lambda document, pdf: finish(document, pdf, link_contents),
-    )
+    with weasyprint70.patched(options.speedups):
+        pdf: bytes = handout.write_pdf(
+            stylesheets=list(typeset.stylesheets),
+            font_config=typeset.fonts,
+            attachments=[attachment],
+            pdf_tags=True,
+            pdf_variant=variant,
+            custom_metadata=True,
+            # Without a variant WeasyPrint 70 leaves the version unset and then tags as for PDF
+            # 2.0 (a /Namespaces entry: `str(None) >= "2.0"`) in a file it heads %PDF-1.7.
+            pdf_version=None if variant else "1.7",
+            finisher=lambda document, pdf: finish(document, pdf, link_contents),
+        )
     return pdf

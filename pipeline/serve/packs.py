@@ -36,6 +36,7 @@ from pipeline.build import (
     read_pack,
     zip_is_current,
 )
+from pipeline.build.run import stamped
 from pipeline.compose import ComposeOptions
 from pipeline.compose.registry import page_title
 from pipeline.diagnostics import PacksError
@@ -156,6 +157,7 @@ class PackStore:
             form_password=self.options.form_password,
             timestamp=epoch if epoch is not None else 0,
             generator=f"{PRODUCT} {product_version()}",
+            speedups=stamped(self.options)[2].speedups,  # the build's switch, environment too
         )
         inputs = build_inputs(
             self.formats, self.layout, options, self.compose_options, epoch is not None

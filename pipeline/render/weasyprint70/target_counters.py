@@ -60,7 +60,7 @@ from weasyprint.css.targets import TargetCollector
 from weasyprint.formatting_structure.boxes import TextBox
 from weasyprint.text.line_break import split_first_line
 
-from pipeline.render.upstream import unchanged
+from pipeline.render.weasyprint70.upstream import unchanged
 
 #: The WeasyPrint versions this was written against (major version).
 FOR_WEASYPRINT = "70."

@@ -38,7 +38,7 @@ import weasyprint.draw.text
 import weasyprint.text.line_break
 from weasyprint.text.line_break import Layout
 
-from pipeline.render.upstream import unchanged
+from pipeline.render.weasyprint70.upstream import unchanged
 
 #: sha256 of the source text of each WeasyPrint 70.0 function the argument above reads.
 WEASYPRINT_SOURCES = {
