@@ -38,10 +38,10 @@ from pathlib import Path
 from lxml import etree
 
 from pipeline.diagnostics import PacksError
+from pipeline.ooxml.ns import CP_NS
 
 #: Where the identity line lives in `docProps/core.xml` (both formats).
 CORE_PART = "docProps/core.xml"
-CP_NS = "http://schemas.openxmlformats.org/package/2006/metadata/core-properties"
 CATEGORY = f"{{{CP_NS}}}category"
 #: The first words of an identity line, then its version.
 MARK = "jobframe-packs identity"
