@@ -25,7 +25,7 @@ from pipeline.serve.accounts import (
     load_accounts,
     verify_password,
 )
-from pipeline.serve.app import CONTENT_SECURITY_POLICY
+from pipeline.serve.security import CONTENT_SECURITY_POLICY
 from pipeline.serve.sessions import COOKIE, LoginThrottle
 from tests.adversarial.conftest import CODE_TEXTS, FIELD_TEXTS, PROFILE, hostile_canon
 from tests.conftest import CANON_DIR, SEED_ID

@@ -7,7 +7,6 @@ handout is the profile pages' business); every download must be its bytes.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -21,16 +20,15 @@ from httpx2 import Response
 from lxml import html as lxml_html
 from starlette.testclient import TestClient
 
-from pipeline.cli import main
 from pipeline.cycle import read_cycle_json
 from pipeline.serve.accounts import add_user, load_accounts
 from pipeline.serve.app import Site
 from tests.adversarial.conftest import CODE_TEXTS
 from tests.conftest import CANON_DIR, FIXED_EPOCH, SEED_ID
+from tests.test_cycle_build import NAME, PERIOD, run_cycle
+from tests.test_cycle_build import write_roster as write_rows
 from tests.webserver import HR, MANAGER, MANAGER_ID, csrf_of, log_in, make_client, make_site
 
-NAME = "2027-annual"
-PERIOD = "2027-01-01/2027-12-31"
 OTHER_MANAGER = ("olga.manager", "another manager password")
 OTHER_ID = "E2002"
 #: Names that are code somewhere (no control characters: a roster refuses those).
@@ -49,11 +47,9 @@ PEOPLE = {
 
 
 def write_roster(path: Path) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["employee_id", "name", "profile", "manager_id"])
-        for eid, (name, profile, manager) in PEOPLE.items():
-            writer.writerow([eid, name, profile, manager])
+    """PEOPLE as a roster (as `tests.test_cycle_build` writes its rosters)."""
+    fields = ("employee_id", "name", "profile", "manager_id")
+    write_rows(path, [dict(zip(fields, (eid, *row), strict=True)) for eid, row in PEOPLE.items()])
     return path
 
 
@@ -66,25 +62,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp = pytest.MonkeyPatch()
     mp.setenv("SOURCE_DATE_EPOCH", str(FIXED_EPOCH))
     try:
-        code = main(
-            [
-                "cycle",
-                str(roster),
-                "--name",
-                NAME,
-                "--period",
-                PERIOD,
-                "--canon",
-                str(CANON_DIR),
-                "--out",
-                str(out),
-                "--formats",
-                "docx,xlsx",
-                "--zip",
-                "--jobs",
-                "1",
-            ]
-        )
+        code = run_cycle(roster, out, "--formats", "docx,xlsx", "--zip", "--jobs", "1")
     finally:
         mp.undo()
     assert code == 0

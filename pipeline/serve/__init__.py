@@ -5,6 +5,8 @@
 - `jobs.py`: cycle builds and harvests in worker processes, their status on disk, the uploads;
 - `accounts.py`: the users file, scrypt hashes, roles;
 - `sessions.py`: server-side sessions, CSRF tokens, the failed-login throttle;
-- `app.py`: routes, pages, security headers;
+- `app.py`: what the pages share (`Site`), the app and its error pages;
+- `profile_pages.py`, `cycle_pages.py`, `login_pages.py`: the pages, by page group;
+- `security.py`: the security headers and body limits (middlewares), the CSRF check, the cookie;
 - `server.py`: binding, the loopback rule, uvicorn.
 """
