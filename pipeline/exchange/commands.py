@@ -16,7 +16,8 @@ from pipeline.exchange.files import (
     plan_change,
     read_target,
 )
-from pipeline.exchange.table import REQUIRED_SHEETS, ImportedCanon, canon_tables, imported_canon
+from pipeline.exchange.records import ImportedCanon, imported_canon
+from pipeline.exchange.table import REQUIRED_SHEETS, canon_tables
 from pipeline.exchange.workbook import MAX_WORKBOOK_BYTES, read_workbook, workbook_bytes
 from pipeline.extract import load_canon
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.diagnostics import CanonError, Collector
-from pipeline.exchange.table import ImportedCanon, level_order, profile_order
+from pipeline.exchange.records import ImportedCanon
+from pipeline.exchange.table import level_order, profile_order
 from pipeline.extract.canon import FORMAT_VERSION, load_canon
 from pipeline.extract.jobdesc import job_description_yaml
 from pipeline.extract.yamlwrite import Present, Value, emit
