@@ -17,7 +17,7 @@ Run with any Python 3.11+ (``python3 tasks.py COMMAND``), from any directory:
                  pytest collecting no test (exit 5) fails.
                  PYTHONHASHSEED=0; with CI set, HYPOTHESIS_PROFILE=ci.
   bench [ARGS]   setup, then ``python -m benchmarks ARGS`` (outside the product package);
-                 ``bench cycle|harvest|serve ARGS`` run those benchmarks.
+                 ``bench cycle|harvest|serve|cluster ARGS`` run those benchmarks.
   fuzz [ARGS]    setup, then pytest on tests/ with HYPOTHESIS_PROFILE=fuzz and -m "not office".
   clean [--all]  Remove out/* (but out/.keep), tool caches and __pycache__; --all also .venv.
 
