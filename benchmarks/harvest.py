@@ -3,8 +3,8 @@
     .venv/bin/python -m benchmarks.harvest [--files 2000] [--repeats 3] [--jobs N] [--keep DIR]
 
 Builds a cycle with `packs cycle --formats docx,xlsx` (the bundled canon, or `--profiles N` of
-the synthetic one) for `files / 2` people, fills every person's form the way Word does (the
-control's content replaced, `showingPlcHdr` dropped, date pickers set; as `tests/test_docx.fill`)
+the synthetic one) for `files / 2` people, fills every person's form the way Word does (with
+`tests/test_docx.fill`: each field's result replaced by the value)
 and every tracker with openpyxl (a value typed into each unlocked cell; as
 `tests/test_xlsx.fill`), then runs `python -m pipeline harvest CYCLE_DIR RETURNED` in a child
 process `repeats` times. Reports the median files/s, the peak RSS of the harvest's whole process
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import importlib
 import io
 import os
 import statistics
@@ -25,51 +26,32 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from datetime import datetime
 from pathlib import Path
 
-from lxml import etree
 from openpyxl import load_workbook
 
 from benchmarks.bench import EPOCH, REPO, TreeSample, _tree_sample, synthetic_canon
 
-W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-SAFE = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-
-
-def _w(tag: str) -> str:
-    return f"{{{W}}}{tag}"
-
 
 def fill_form(data: bytes, n: int) -> bytes:
-    """Every placeholder control of a form filled as Word fills it (tests/test_docx.fill)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        files = {name: z.read(name) for name in z.namelist()}
-    root = etree.fromstring(files["word/document.xml"], SAFE)
-    for i, sdt in enumerate(root.iter(_w("sdt"))):
-        pr = sdt.find(_w("sdtPr"))
-        tag = pr.find(_w("tag")) if pr is not None else None
-        if pr is None or tag is None or str(tag.get(_w("val"))).startswith("review."):
+    """Every field of a form but the review ones filled as Word fills it (`tests.test_docx.fill`,
+    so the benchmark follows the form's field kind): ISO dates in date fields, text elsewhere,
+    some of it formula-like."""
+    from pipeline.harvest.docx_form import read_form
+
+    fill = importlib.import_module("tests.test_docx").fill  # the tests' own fill, kept in step
+
+    values = {}
+    for i, key in enumerate(read_form(data)):
+        if key.startswith("review."):
             continue
-        for flag in pr.findall(_w("showingPlcHdr")):
-            pr.remove(flag)
-        picker = pr.find(_w("date"))
-        value = f"2027-{1 + (n + i) % 12:02d}-{1 + (n + i) % 28:02d}" if picker is not None else ""
-        if picker is not None:
-            picker.set(_w("fullDate"), f"{value}T00:00:00Z")
+        if key.endswith((".due", ".time-bound", ".date")):
+            values[key] = f"2027-{1 + (n + i) % 12:02d}-{1 + (n + i) % 28:02d}"
         else:
-            value = f"{n}.{i} by {'=HYPERLINK' if i % 17 == 0 else 'plan'}"
-        content = sdt.find(_w("sdtContent"))
-        for run in list(content):
-            content.remove(run)
-        etree.SubElement(etree.SubElement(content, _w("r")), _w("t")).text = value
-    files["word/document.xml"] = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, body in files.items():
-            z.writestr(name, body)
-    return out.getvalue()
+            values[key] = f"{n}.{i} by {'=HYPERLINK' if i % 17 == 0 else 'plan'}"
+    filled: bytes = fill(data, values)
+    return filled
 
 
 def fill_tracker(data: bytes, n: int) -> bytes:
