@@ -48,7 +48,7 @@ from pipeline.model import (
     Text,
     line_text,
 )
-from pipeline.render import get_format, to_pdf, user_agent, weasyprint70
+from pipeline.render import get_format, pdf_finish, to_pdf, user_agent, weasyprint70
 from pipeline.render.to_json import frames_json
 from pipeline.render.weasyprint70 import glyph_runs, kept_layouts, target_counters
 from tests.conftest import CANON_DIR, SEED_ID, WarningLog, font_coverage, warnings_of
@@ -284,7 +284,7 @@ def test_attachment_parses_back_into_the_frames_json(
 
 
 def test_qpdf_finds_no_errors(pdfs: dict[str, Path]) -> None:
-    """qpdf decodes every stream; the renderer compresses them itself (to_pdf.flate)."""
+    """qpdf decodes every stream; the renderer compresses them itself (pdf_finish.flate)."""
     for path in pdfs.values():
         run("qpdf", "--check", str(path))
         for page in PdfReader(path).pages:
@@ -1366,9 +1366,9 @@ def test_the_speed_ups_change_no_byte_for_any_canon_text(texts: list[str]) -> No
 def test_a_workaround_applies_only_to_the_weasyprint_code_it_was_read_against() -> None:
     from pipeline.render.weasyprint70.upstream import source_digest, unchanged
 
-    digest = source_digest(to_pdf.flate)
+    digest = source_digest(pdf_finish.flate)
     assert digest is not None and len(digest) == 64
-    assert unchanged({"flate": to_pdf.flate}, {"flate": digest})
-    assert not unchanged({"flate": to_pdf.flate}, {"flate": "0" * 64})
-    assert not unchanged({"flate": to_pdf.flate}, {"flate": digest, "other": digest})
+    assert unchanged({"flate": pdf_finish.flate}, {"flate": digest})
+    assert not unchanged({"flate": pdf_finish.flate}, {"flate": "0" * 64})
+    assert not unchanged({"flate": pdf_finish.flate}, {"flate": digest, "other": digest})
     assert source_digest(len) is None  # a builtin has no source text

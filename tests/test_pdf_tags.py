@@ -22,7 +22,7 @@ import pytest
 
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import ProfileFrames, Record, line_text
-from pipeline.render import get_format, to_pdf
+from pipeline.render import get_format, pdf_finish
 from pipeline.render.weasyprint70.upstream import unchanged
 from tests.conftest import CANON_DIR, WarningLog, warnings_of
 from tests.pdf_tags import Annotation, Element, Tagged, read
@@ -225,7 +225,7 @@ def test_every_line_reads_word_for_word_where_it_wraps(
     tagged: dict[str, Tagged], all_frames: dict[str, ProfileFrames]
 ) -> None:
     """A wrapped line keeps its space in the tagged text ("spanning the portfolio", not
-    "spanning theportfolio"; to_pdf.word_breaks)."""
+    "spanning theportfolio"; pdf_finish.word_breaks)."""
     for pid, t in tagged.items():
         text = reading(t)
         for frame in all_frames[pid].frames:
@@ -258,5 +258,5 @@ def test_pdf_ua_is_claimed_only_when_no_check_fails(tagged: dict[str, Tagged]) -
 def test_the_box_notes_word_breaks_reads_are_in_place() -> None:
     """`word_breaks` needs to know which box each MCID marks; it is written against WeasyPrint
     70's `Stream.marked` and turns itself off on another (this fails then: check the new one)."""
-    assert to_pdf.install_box_notes()
-    assert not unchanged({"Stream.marked": to_pdf._MARKED}, {"Stream.marked": "0" * 64})
+    assert pdf_finish.install_box_notes()
+    assert not unchanged({"Stream.marked": pdf_finish._MARKED}, {"Stream.marked": "0" * 64})

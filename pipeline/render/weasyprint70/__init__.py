@@ -20,12 +20,12 @@ printed once per build and written into each manifest's `generator.speedups`.
 Upgrade checklist: the other private touch points, each guarded or tested where it is used:
 - WeasyPrint `ctypes.util.find_library` while WeasyPrint is imported (`library_search`, here);
 - WeasyPrint `Stream.marked`, wrapped to note which box each MCID marks
-  (`to_pdf.install_box_notes`; guarded by a source hash; it shapes the tag tree, so it is not a
+  (`pdf_finish.install_box_notes`; guarded by a source hash; it shapes the tag tree, so it is not a
   speed-up and the switch leaves it on);
 - WeasyPrint `HTML._ua_stylesheets` (private), overridden by `to_pdf.HandoutHTML` for the
   layout's user-agent stylesheet, and the attributes `HTML.__init__` sets, set by
   `to_pdf.XhtmlDocument` (guarded below, `private_touch_points`; tests compare bytes);
-- pydyf: the `flate` finisher (`to_pdf.flate`) compresses `pydyf.Stream` data itself and sets
+- pydyf: the `flate` finisher (`pdf_finish.flate`) compresses `pydyf.Stream` data itself and sets
   its `/Filter`, relying on how pydyf 0.11-0.13 serialises a stream;
 - openpyxl: `to_xlsx.MemoryExcelWriter` (subclasses `openpyxl.writer.excel.ExcelWriter`, writes
   the package parts itself; also used by `harvest/results`) and the cell style arrays copied
