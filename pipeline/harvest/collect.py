@@ -233,7 +233,7 @@ def check_against(
 
 def _changes(returned: Returned, original: Issued) -> list[Change]:
     if returned.claim.kind is FileKind.FORM:
-        return list(_sequence_changes(original.paragraphs, form_paragraphs(returned.data)))
+        return list(_sequence_changes(original.paragraphs, returned.paragraphs()))
     if returned.book is None or original.cells is None or original.contract is None:
         raise PacksError("not a tracker: its cells could not be read")
     return book_changes(returned.book, original.cells, original.contract)

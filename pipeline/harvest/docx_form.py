@@ -27,12 +27,13 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
 
 from pipeline.diagnostics import PacksError
-from pipeline.harvest.package import Package, PackageKind, open_package
+from pipeline.harvest.package import Package, PackageError, PackageKind, open_package
 from pipeline.model import PlaceholderKind
 from pipeline.ooxml.ns import CUSTOM_NS, PKG_REL_NS, REL_OFFICE_DOCUMENT, w
 from pipeline.render.to_docx import ALIAS_KEY, BLANK_CHAR, FIELD_NAME_RE, FORM_FIELDS_PROPERTY
@@ -214,6 +215,24 @@ def _place(keys: list[str | None], order: Sequence[str]) -> list[str | None]:
     return placed
 
 
+@dataclass(frozen=True)
+class FormDocument:
+    """A review form's main part, parsed once (never changed afterwards), and the field keys
+    its custom properties list: what the tamper check and `read_form` both read."""
+
+    document: Any
+    stored: tuple[str, ...]
+
+
+def open_form(data: bytes) -> FormDocument:
+    """Parse a review form's main part and its stored key order (a `PacksError` if it is none)."""
+    try:
+        with open_package(data, FORM_PACKAGE) as z:
+            return FormDocument(_parse(z.read(_main_part(z))), tuple(_field_order(z)))
+    except KeyError as exc:
+        raise PackageError(f"not a DOCX review form: {exc}") from None
+
+
 def read_form(data: bytes, order: Sequence[str] | None = None) -> dict[str, str | None]:
     """{field key: filled value or None} for every fill-in field of a review form.
 
@@ -221,14 +240,13 @@ def read_form(data: bytes, order: Sequence[str] | None = None) -> dict[str, str 
     lost: the profile's re-render gives it); fields that cannot be recognised by status text,
     name, tag, alias or position are left out.
     """
-    try:
-        with open_package(data, FORM_PACKAGE) as z:
-            document = _parse(z.read(_main_part(z)))
-            stored = _field_order(z)
-    except KeyError as exc:
-        raise PacksError(f"not a DOCX review form: {exc}") from None
-    found = fields(document)
-    expected = list(order) if order is not None else stored
+    return form_values(open_form(data), order)
+
+
+def form_values(form: FormDocument, order: Sequence[str] | None = None) -> dict[str, str | None]:
+    """`read_form` of a form already opened with `open_form`."""
+    found = fields(form.document)
+    expected = list(order) if order is not None else list(form.stored)
     keys = [
         f.key(expected) if isinstance(f, _FormField) else _key(f[1], frozenset(expected))
         for f in found

@@ -18,6 +18,7 @@ Only an INTACT file gives its values back (`read_returned`).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,13 @@ from openpyxl.utils import get_column_letter
 
 from pipeline.compose import ComposeOptions, compose_profile
 from pipeline.diagnostics import PacksError, Problem, quoted
-from pipeline.harvest.docx_form import FORM_PACKAGE, _main_part, _parse, read_form
+from pipeline.harvest.docx_form import (
+    FormDocument,
+    _parse,
+    form_values,
+    open_form,
+    read_form,
+)
 from pipeline.harvest.package import Package, PackageError, PackageKind, open_package
 from pipeline.harvest.xlsx_tracker import (
     Book,
@@ -148,12 +155,18 @@ class Returned:
     claim: Claim
     book: Book | None = None
     contract: Contract | None = None
+    #: A form's main part, parsed once for the tamper check and the values.
+    form: FormDocument | None = None
 
     def values(self) -> Mapping[str, Any]:
         """`read_form`'s or `read_tracker`'s result."""
         if self.book is not None and self.contract is not None:
             return tracker_values(self.book, self.contract)
-        return read_form(self.data)
+        return form_values(self.form if self.form is not None else open_form(self.data))
+
+    def paragraphs(self) -> list[str]:
+        """A form's `form_paragraphs`."""
+        return paragraphs_of(self.form if self.form is not None else open_form(self.data))
 
 
 def open_returned(data: bytes) -> Returned:
@@ -161,7 +174,7 @@ def open_returned(data: bytes) -> Returned:
     with open_package(data, RETURNED_PACKAGE) as package:
         is_tracker = "xl/workbook.xml" in package.names()
         properties = {} if is_tracker else _docx_properties(package)
-    book = contract = None
+    book = contract = form = None
     if is_tracker:
         book = Book(data)
         contract = contract_of(book)
@@ -173,7 +186,10 @@ def open_returned(data: bytes) -> Returned:
         digest = properties.get("CanonDigest")
     if not profile or not digest:
         raise PackageError("not a review pack file: it names no profile or canon digest")
-    return Returned(data, Claim(kind, str(profile), str(digest)), book, contract)
+    if kind is FileKind.FORM:
+        with contextlib.suppress(PacksError):  # said again, where it was, by whoever reads it
+            form = open_form(data)
+    return Returned(data, Claim(kind, str(profile), str(digest)), book, contract, form)
 
 
 def claim(data: bytes) -> Claim:
@@ -241,14 +257,14 @@ def _locked_text(p: Any) -> str:
 def form_paragraphs(data: bytes) -> list[str]:
     """The locked text of every body paragraph in document order (table cells included;
     paragraphs typed inside a block-level content control are field content, left out)."""
-    with open_package(data, FORM_PACKAGE) as package:
-        try:
-            root = _parse(package.read(_main_part(package)))
-        except KeyError as exc:
-            raise PackageError(f"not a DOCX review form: {exc}") from None
+    return paragraphs_of(open_form(data))
+
+
+def paragraphs_of(form: FormDocument) -> list[str]:
+    """`form_paragraphs` of a form already opened with `open_form`."""
     found = [
         _locked_text(p)
-        for p in root.iter(w("p"))
+        for p in form.document.iter(w("p"))
         if not any(a.tag == w("sdtContent") for a in p.iterancestors())
     ]
     while found and not found[-1]:  # the empty closing paragraph(s) after the sign-off table
