@@ -326,10 +326,14 @@ def test_ctrl_c_cancels_the_build_and_leaves_no_worker_behind(tmp_path: Path) ->
 
     canon_dir = synthetic_canon(tmp_path / "canon", total := 24)
     out = tmp_path / "out"
+    # Ctrl-C as a terminal delivers it: a job started in the background by a non-interactive
+    # shell (a CI runner's `cmd &`) inherits SIGINT *ignored*, and Python then never raises
+    # KeyboardInterrupt; the command a user runs from a terminal has the default disposition.
+    with_ctrl_c = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
     argv = [
         sys.executable,
         "-c",
-        PROBE_CLI,
+        with_ctrl_c + PROBE_CLI,
         "build",
         "--canon",
         str(canon_dir),
