@@ -25,6 +25,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -752,16 +753,13 @@ def test_a_build_with_the_speed_ups_off_gives_the_same_bytes(
     monkeypatch.setenv("PACKS_WEASYPRINT_SPEEDUPS", "off")
     progress = io.StringIO()
     out = tmp_path / "out"
-    build(
-        canon,
-        [p for p in canon.profiles if p.id in ids],
-        pdf,
-        out,
-        layout,
-        RenderOptions(page_size="A4", timestamp=FIXED_EPOCH),
-        progress=progress,
-        tty=False,
-    )
+
+    def build_seed(**kwargs: Any) -> BuildReport:
+        selection = [p for p in canon.profiles if p.id in ids]
+        options = RenderOptions(page_size="A4", timestamp=FIXED_EPOCH)
+        return build(canon, selection, pdf, out, layout, options, **kwargs)
+
+    build_seed(progress=progress, tty=False)
     assert "WeasyPrint speed-ups: off" in progress.getvalue().splitlines()
     for pid in ids:
         for fmt in pdf:
@@ -771,14 +769,7 @@ def test_a_build_with_the_speed_ups_off_gives_the_same_bytes(
         on = json.loads((built.out / pid / MANIFEST).read_bytes())
         assert off["generator"]["speedups"] == [] and on["generator"]["speedups"] == list(SPEED_UPS)
     monkeypatch.delenv("PACKS_WEASYPRINT_SPEEDUPS")
-    again = build(
-        canon,
-        [p for p in canon.profiles if p.id in ids],
-        pdf,
-        out,
-        layout,
-        RenderOptions(page_size="A4", timestamp=FIXED_EPOCH),
-    )
+    again = build_seed()
     assert again.built == len(ids), "switching the speed-ups back on rebuilds (the manifest says)"
 
 

@@ -11,7 +11,7 @@ import dataclasses
 import io
 import re
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -485,6 +485,18 @@ ODD_SHEET = """<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml
 <row r="7"/><row r="6"><c r="A6"><v>3</v></c></row></sheetData></worksheet>"""
 
 
+def rezip(data: bytes, change: Callable[[dict[str, bytes]], None]) -> bytes:
+    """The package with its members edited by `change` (a dict name -> bytes, in order)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    change(members)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, body in members.items():
+            z.writestr(name, body)
+    return out.getvalue()
+
+
 def test_the_streaming_reader_reads_what_openpyxl_reads(
     rendered: dict[str, bytes], key_title: str, input_titles: list[str]
 ) -> None:
@@ -510,24 +522,13 @@ def test_the_streaming_reader_reads_what_openpyxl_reads(
                     b"<workbookPr", b'<workbookPr date1904="1"', 1
                 )
 
-        cases[f"odd-{date1904}"] = _rezip(filled, odd)
+        cases[f"odd-{date1904}"] = rezip(filled, odd)
     for name, data in cases.items():
         assert book_rows(data) == openpyxl_rows(data), name
     odd_rows = book_rows(cases["odd-True"])["Read me"]
     assert odd_rows[1][:5] == (True, None, "#N/A", "x", 1500.0) and odd_rows[2] == ()
     assert isinstance(odd_rows[4][1], datetime)  # C5 before B5: a row is as long as its last cell
     assert odd_rows[3] == ("a b ", 7, "r1r2") and len(odd_rows[4]) == 2
-
-
-def _rezip(data: bytes, change: Any) -> bytes:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        parts = {n: z.read(n) for n in z.namelist()}
-    change(parts)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, body in parts.items():
-            z.writestr(name, body)
-    return out.getvalue()
 
 
 @pytest.mark.office

@@ -46,7 +46,7 @@ from tests.conftest import CANON_DIR, FIXED_EPOCH, SEED_ID, Converter
 from tests.test_docx import FILLED
 from tests.test_docx import fill as fill_form
 from tests.test_xlsx import fill as fill_tracker
-from tests.test_xlsx import reorder
+from tests.test_xlsx import reorder, rezip
 
 INPUTS = ["Baseline", "Target", "Due", "Actual", "Status", "Comment"]
 MAIN = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml"}
@@ -62,18 +62,6 @@ def issued(seed_frames: ProfileFrames, layout: Layout) -> dict[str, bytes]:
     """The seed profile's form and tracker as a build issues them."""
     options = RenderOptions(timestamp=FIXED_EPOCH)
     return {f: FORMATS[f].renderer()(seed_frames, layout, options) for f in ("docx", "xlsx")}
-
-
-def rezip(data: bytes, change: Callable[[dict[str, bytes]], None]) -> bytes:
-    """The package with its members edited by `change` (a dict name -> bytes, in order)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        members = {n: z.read(n) for n in z.namelist()}
-    change(members)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, body in members.items():
-            z.writestr(name, body)
-    return out.getvalue()
 
 
 # --- entities -------------------------------------------------------------------------------------
