@@ -139,7 +139,7 @@ def calc(doc: Any, dispatch: Any, job: dict[str, Any]) -> dict[str, Any]:
     """Each cell: whether LibreOffice holds its sheet protected and the cell locked; an
     unlocked cell then gets the text entered as Calc parses typing (`setFormula`: "12.5" a
     number, "2027-06-30" a date). Not `.uno:EnterString`: LibreOffice 7.4 aborts a second or so
-    after it on a hidden document (any workbook; see /work/notes/issue-16-forms.md), and the
+    after it on a hidden document (any workbook, even one cell; signal 6, seen on 7.4.7), and the
     API does not check protection itself, hence the locked flag is reported, not tried."""
     cells = []
     for sheet_name, name, text in job["cells"]:
