@@ -200,10 +200,12 @@ def routes(site: Site) -> list[Route]:
         """An uploaded file to `target` (mode 0600), chunk by chunk, off the event loop."""
 
         def write(chunk: bytes, first: bool) -> None:
-            with target.open("wb" if first else "ab") as fh:
+            # created owner-only: a roster is personal data from its first byte
+            flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if first else os.O_APPEND)
+            with os.fdopen(os.open(target, flags, 0o600), "wb") as fh:
                 fh.write(chunk)
             if first:
-                os.chmod(target, 0o600)
+                os.chmod(target, 0o600)  # an existing file keeps its mode through O_CREAT
 
         first = True
         while True:
