@@ -24,7 +24,6 @@ from pipeline.compose import compose_profile
 from pipeline.diagnostics import CanonError, Severity
 from pipeline.extract import load_canon
 from pipeline.extract.jobdesc import (
-    MAX_PAGE_BYTES,
     ImportedPage,
     import_page,
     job_description_yaml,
@@ -32,6 +31,7 @@ from pipeline.extract.jobdesc import (
     read_page,
 )
 from pipeline.extract.nodes import text_problem
+from pipeline.extract.page_text import MAX_PAGE_BYTES
 from pipeline.extract.yamlwrite import emit, quote
 from pipeline.model import JobDescription
 from pipeline.render.to_text import frame_text, frames_text

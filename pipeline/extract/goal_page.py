@@ -26,8 +26,8 @@ from pipeline.compose.okr import TITLE as OKR_TITLE
 from pipeline.compose.scorecard import TITLE as SCORECARD_TITLE
 from pipeline.diagnostics import CanonError, Collector, Problem, Severity
 from pipeline.extract.canon import LEVEL_CODE_RE, PROFILE_ID_RE
-from pipeline.extract.jobdesc import MAX_PAGE_BYTES, decode_page, looks_like_html
 from pipeline.extract.nodes import text_problem
+from pipeline.extract.page_text import MAX_PAGE_BYTES, decode_page, looks_like_html
 from pipeline.model import (
     DIMENSIONS,
     GENERAL_FOCUS,

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from pipeline.extract import load_canon
-from pipeline.extract.jobdesc import MAX_PAGE_BYTES
+from pipeline.extract.page_text import MAX_PAGE_BYTES
 from pipeline.render.to_text import frame_text
 from tests.adversarial.support import run_cli
 from tests.conftest import CANON_DIR, SEED_ID
