@@ -151,7 +151,8 @@ def import_goal_page(
 
     from pipeline.compose import ComposeOptions, compose_profile
     from pipeline.extract.canon import profile_digest
-    from pipeline.extract.goal_page import page_profile, parse_goal_page, verify
+    from pipeline.extract.goal_fields import page_profile
+    from pipeline.extract.goal_page import parse_goal_page, verify
     from pipeline.extract.page_text import MAX_PAGE_BYTES
     from pipeline.render.to_text import frame_text
 
