@@ -319,7 +319,8 @@ def _render_options(args: argparse.Namespace, layout: Layout) -> RenderOptions:
 
 def _cmd_cycle(args: argparse.Namespace, out: TextIO) -> int:
     from pipeline.cycle import RosterError, check_arguments, read_roster
-    from pipeline.cycle.run import PERSONAL_FORMATS, cycle
+    from pipeline.cycle.inputs import PERSONAL_FORMATS
+    from pipeline.cycle.run import cycle
     from pipeline.diagnostics import CanonError, Problem
 
     names = [n.strip() for n in args.formats.split(",") if n.strip()]

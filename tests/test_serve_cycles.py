@@ -237,6 +237,137 @@ def test_a_bundle_edited_behind_cycle_json_is_never_served(
     assert b"does not match cycle.json" in response.content
 
 
+# --- bundles built again when missing or stale ------------------------------------------------
+
+
+def inodes(cycle_dir: Path, folder: str) -> dict[str, int]:
+    return {
+        str(p.relative_to(cycle_dir)): p.stat().st_ino
+        for p in (cycle_dir / folder).rglob("*")
+        if p.is_file()
+    }
+
+
+def cli_cycle(roster: Path, out: Path, *extra: str) -> None:
+    """`packs cycle` as the `built` fixture runs it (SOURCE_DATE_EPOCH fixed), into `out`."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SOURCE_DATE_EPOCH", str(FIXED_EPOCH))
+    try:
+        code = run_cycle(roster, out, "--formats", "docx,xlsx", "--zip", "--jobs", "1", *extra)
+    finally:
+        mp.undo()
+    assert code == 0
+
+
+def test_a_missing_bundle_is_built_again_as_packs_cycle_wrote_it(
+    tmp_path: Path, built: Path, users: Path
+) -> None:
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(built, out)
+    cycle_dir = out / "cycles" / NAME
+    original = (cycle_dir / "managers" / f"{MANAGER_ID}.zip").read_bytes()
+    people = inodes(cycle_dir, "people")
+    for manager in (MANAGER_ID, OTHER_ID):
+        (cycle_dir / "managers" / f"{manager}.zip").unlink()
+    site = make_site(CANON_DIR, out, load_accounts(users))
+    try:
+        with make_client(site) as client:
+            as_user(client, MANAGER)
+            # another manager's bundle: 404 whether or not it is on disk, and not built
+            assert client.get(f"/cycles/{NAME}/managers/{OTHER_ID}.zip").status_code == 404
+            assert not (cycle_dir / "managers" / f"{OTHER_ID}.zip").exists()
+            response = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
+            assert response.status_code == 200, response.text
+            assert response.content == original
+            assert response.headers["etag"] == f'"sha256-{hashlib.sha256(original).hexdigest()}"'
+    finally:
+        site.workers.close()
+    # the cycle as `packs cycle` left it; nobody's files rendered again
+    assert (cycle_dir / "cycle.json").read_bytes() == (
+        built / "cycles" / NAME / "cycle.json"
+    ).read_bytes()
+    assert inodes(cycle_dir, "people") == people
+    assert (cycle_dir / "managers" / f"{OTHER_ID}.zip").read_bytes() == (
+        built / "cycles" / NAME / "managers" / f"{OTHER_ID}.zip"
+    ).read_bytes()
+
+
+def test_a_canon_edit_makes_bundles_stale_and_they_are_built_as_packs_cycle_builds_them(
+    tmp_path: Path, built: Path, users: Path
+) -> None:
+    import shutil
+
+    canon = tmp_path / "canon"
+    shutil.copytree(CANON_DIR, canon)
+    focus = canon / "focuses" / "ENGR.PLATFORM.yaml"
+    text = focus.read_text(encoding="utf-8")
+    old = next(line for line in text.splitlines() if line.strip().startswith('- "'))
+    focus.write_text(text.replace(old, old[:-1] + ' (edited)"', 1), encoding="utf-8")
+    served, by_cli = tmp_path / "served", tmp_path / "cli"
+    shutil.copytree(built, served)
+    shutil.copytree(built, by_cli)  # the same cycle (its secret too), updated by `packs cycle`
+    cli_cycle(write_roster(tmp_path / "roster.csv"), by_cli, "--canon", str(canon))
+    cycle_dir = served / "cycles" / NAME
+    before = inodes(cycle_dir, "people")
+    site = make_site(canon, served, load_accounts(users))
+    try:
+        with make_client(site) as client:
+            as_user(client, HR)
+            response = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
+            assert response.status_code == 200, response.text
+            expected = (by_cli / "cycles" / NAME / "managers" / f"{MANAGER_ID}.zip").read_bytes()
+            assert response.content == expected
+            assert (
+                expected
+                != (built / "cycles" / NAME / "managers" / f"{MANAGER_ID}.zip").read_bytes()
+            )
+            # now current: served as it is, nothing built again
+            assert client.get(f"/cycles/{NAME}/managers/{OTHER_ID}.zip").status_code == 200
+    finally:
+        site.workers.close()
+    assert (cycle_dir / "cycle.json").read_bytes() == (
+        by_cli / "cycles" / NAME / "cycle.json"
+    ).read_bytes()
+    # only the people whose profile changed were rendered again
+    was = {
+        p.employee_id: p.files
+        for p in read_cycle_json(built / "cycles" / NAME / "cycle.json").people
+    }
+    now = read_cycle_json(cycle_dir / "cycle.json").people
+    changed = {p.employee_id for p in now if p.files != was[p.employee_id]}
+    assert changed and len(changed) < len(now)
+    after = inodes(cycle_dir, "people")
+    assert {path.split("/")[1] for path in before if after[path] != before[path]} == changed
+
+
+def test_a_hand_edited_cycle_json_is_not_built_again(
+    tmp_path: Path, built: Path, users: Path
+) -> None:
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(built, out)
+    cycle_dir = out / "cycles" / NAME
+    raw = json.loads((cycle_dir / "cycle.json").read_bytes())
+    person = next(p for p in raw["people"] if p["manager_id"] == MANAGER_ID)
+    person["employee_id"] = "../../escaped"
+    (cycle_dir / "cycle.json").write_text(json.dumps(raw), encoding="utf-8")
+    (cycle_dir / "managers" / f"{MANAGER_ID}.zip").unlink()
+    site = make_site(CANON_DIR, out, load_accounts(users))
+    try:
+        with make_client(site) as client:
+            as_user(client, HR)
+            response = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
+    finally:
+        site.workers.close()
+    assert response.status_code == 500
+    assert "cannot be built again" in response.text and "not a safe file name" in response.text
+    assert not list(tmp_path.rglob("escaped*"))
+    assert not (cycle_dir / "managers" / f"{MANAGER_ID}.zip").exists()
+
+
 def test_a_cycle_json_naming_another_cycle_is_not_shown(
     tmp_path: Path, built: Path, users: Path
 ) -> None:

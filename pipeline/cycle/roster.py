@@ -21,7 +21,7 @@ import io
 import re
 import zipfile
 import zlib
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -311,6 +311,24 @@ def read_roster(path: Path, profiles: Collection[str], display: str | None = Non
         raise RosterError("the roster is invalid", problems)
     is_xlsx = path.suffix.casefold() in (".xlsx", ".xlsm")
     rows = _xlsx_rows(path, shown, problems) if is_xlsx else _csv_rows(path, shown, problems)
+    return _checked(path, shown, rows, profiles, problems)
+
+
+def people_from_rows(
+    path: Path, rows: Iterable[tuple[int, list[str]]], profiles: Collection[str]
+) -> Roster:
+    """A roster from (line, cells) rows, a header row first, checked as `read_roster` checks
+    a file's rows; RosterError with every problem."""
+    return _checked(path, str(path), iter(rows), profiles, [])
+
+
+def _checked(
+    path: Path,
+    shown: str,
+    rows: Iterator[tuple[int, list[str]]],
+    profiles: Collection[str],
+    problems: list[Problem],
+) -> Roster:
     people = _people(rows, shown, frozenset(profiles), problems)
     if not problems and not people:
         problems.append(

@@ -15,9 +15,7 @@ handout and per manager bundle; what is unchanged and still on disk is not rende
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
-import json
 import os
 import time
 import traceback
@@ -27,7 +25,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pipeline.build.commit import commit_staged, discard, open_atomic, os_message, stage
-from pipeline.build.fingerprint import build_inputs, common_fingerprint, source_digest
 from pipeline.build.lock import LOCK_FILE, build_lock
 from pipeline.build.manifest import PRODUCT
 from pipeline.build.progress import BuildReport, Progress
@@ -51,7 +48,22 @@ from pipeline.cycle.contract import (
     read_cycle_json,
 )
 from pipeline.cycle.identity import ensure_secret, seal
-from pipeline.cycle.identity import fingerprint as secret_name
+from pipeline.cycle.inputs import (
+    HANDOUT_FORMAT,
+    HANDOUTS,
+    MANAGERS,
+    PEOPLE,
+    PERSONAL_FORMATS,
+    build_common,
+    bundle_fingerprint,
+    bundle_members,
+    cycle_code,
+    cycle_common,
+    digest,
+    handout_fingerprint,
+    person_fingerprint,
+    present,
+)
 from pipeline.cycle.personal import Template, person_options, personalise, template
 from pipeline.cycle.roster import Person, Roster
 from pipeline.diagnostics import PacksError
@@ -62,12 +74,8 @@ from pipeline.render import Format
 
 #: The folder of every cycle under `--out`.
 CYCLES = "cycles"
-PEOPLE, HANDOUTS, MANAGERS = "people", "handouts", "managers"
 CYCLE_ZIP = "cycle.zip"
 FILE_MODE, DIR_MODE = 0o600, 0o700
-#: Formats a person gets; the handout (pdf) is per profile.
-PERSONAL_FORMATS = ("docx", "xlsx")
-HANDOUT_FORMAT = "pdf"
 
 
 def review_fields(person: Person, manager: Person | None, period: Period) -> dict[str, str]:
@@ -80,11 +88,6 @@ def review_fields(person: Person, manager: Person | None, period: Period) -> dic
     if manager is not None:
         values["review.manager"] = manager.name
     return dict(sorted(values.items()))
-
-
-def _digest(*parts: object) -> str:
-    data = json.dumps(parts, ensure_ascii=False, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(data.encode()).hexdigest()
 
 
 def _mkdir(path: Path) -> None:
@@ -127,13 +130,6 @@ class _Staged:
         )
 
 
-def _present(root: Path, files: Iterable[IssuedFile]) -> bool:
-    try:
-        return all((root / f.path).stat().st_size == f.size for f in files)
-    except OSError:
-        return False
-
-
 def cycle(
     canon: Canon,
     roster: Roster,
@@ -161,7 +157,6 @@ def cycle(
     reproducible, epoch, options = stamped(options)
     formats = tuple({f.name: f for f in formats}.values())
     handout = next((f for f in formats if f.name == HANDOUT_FORMAT), None)
-    inputs = build_inputs(formats, layout, options, compose_options, reproducible)
     digests = dict(canon.digests)
     profiles = {p.id: p for p in canon.profiles}
     by_id = roster.by_id()
@@ -176,12 +171,11 @@ def cycle(
         with contextlib.suppress(OSError):
             os.chmod(root / LOCK_FILE, FILE_MODE)
         secret = ensure_secret(root)
-        common = _digest(
-            common_fingerprint(inputs, formats, options),
-            cycle_code(),  # pipeline/cycle renders here too
+        common = cycle_common(
+            build_common(formats, layout, options, compose_options, reproducible),
             name,
-            str(period),
-            secret_name(secret),
+            period,
+            secret,
         )
         old: CycleRecord | None = None
         old_inputs: Mapping[str, Any] = {}
@@ -199,7 +193,7 @@ def cycle(
         entries: dict[str, PersonEntry] = {}
         for person in roster.people:
             manager = by_id.get(person.manager_id) if person.manager_id else None
-            fp = _digest(
+            fp = person_fingerprint(
                 common,
                 digests[person.profile],
                 person.employee_id,
@@ -213,7 +207,7 @@ def cycle(
             if (
                 previous is not None
                 and old_fp[PEOPLE].get(person.employee_id) == fp
-                and _present(root, previous.files)
+                and present(root, previous.files)
             ):
                 entries[person.employee_id] = previous
             else:
@@ -222,12 +216,12 @@ def cycle(
         stale_handouts: set[str] = set()
         if handout is not None:
             for pid in sorted({p.profile for p in roster.people}):
-                fps[HANDOUTS][pid] = _digest(common, digests[pid], "handout")
+                fps[HANDOUTS][pid] = handout_fingerprint(common, digests[pid])
                 previous_files = old.handouts.get(pid) if old else None
                 if (
                     previous_files is not None
                     and old_fp[HANDOUTS].get(pid) == fps[HANDOUTS][pid]
-                    and _present(root, previous_files)
+                    and present(root, previous_files)
                 ):
                     handouts[pid] = previous_files
                 else:
@@ -291,12 +285,13 @@ def cycle(
             record = CycleRecord(
                 cycle=name,
                 period=period,
-                canon_digest=_digest(*sorted({digests[p.profile] for p in roster.people})),
+                canon_digest=digest(*sorted({digests[p.profile] for p in roster.people})),
                 build_epoch=epoch,
                 people=tuple(entries[p.employee_id] for p in roster.people),
                 handouts=handouts,
                 managers=managers,
-                extra={"inputs": fps},
+                # sorted like `people`: cycle.json does not depend on the roster's row order
+                extra={"inputs": {k: dict(sorted(v.items())) for k, v in fps.items()}},
             )
             data = cycle_json(record)
             new_paths = {
@@ -438,13 +433,6 @@ def build_group(job: CycleJob, task: GroupTask) -> PackResult:
     return staged.result(pid, time.perf_counter() - start, made)
 
 
-@functools.cache
-def cycle_code() -> str:
-    """sha256 over `pipeline/cycle` (left out of the packs' code digest, but a cycle renders
-    with it): part of every person's fingerprint, and compared with each Dask worker's."""
-    return source_digest(Path(__file__).resolve().parent)
-
-
 def _gather(
     results: Iterable[PackResult],
     report: Progress,
@@ -489,22 +477,6 @@ def _remove_empty_people(root: Path, keep: set[str]) -> None:
                     os.rmdir(entry.path)  # only when empty: never a folder with foreign files
 
 
-def _bundle_members(
-    root: Path,
-    reports: Sequence[PersonEntry],
-    handouts: Mapping[str, tuple[IssuedFile, ...]],
-) -> list[tuple[str, IssuedFile]]:
-    """(member name, file) of one manager's bundle: each report's files, the handouts needed."""
-    members: list[tuple[str, IssuedFile]] = []
-    for entry in sorted(reports, key=lambda e: e.employee_id):
-        for f in entry.files:
-            members.append((f"{entry.employee_id}/{Path(f.path).name}", f))
-    for pid in sorted({e.profile for e in reports}):
-        for f in handouts.get(pid, ()):
-            members.append((f.path, f))
-    return members
-
-
 def _manager_bundles(
     root: Path,
     roster: Roster,
@@ -524,15 +496,15 @@ def _manager_bundles(
             reports.setdefault(person.manager_id, []).append(entries[person.employee_id])
     written = 0
     for manager_id in sorted(reports):
-        members = _bundle_members(root, reports[manager_id], handouts)
-        fp = _digest(sorted((m, f.sha256) for m, f in members), epoch)
+        members = bundle_members(reports[manager_id], handouts)
+        fp = bundle_fingerprint(members, epoch)
         fps[MANAGERS][manager_id] = fp
         rel = f"{MANAGERS}/{manager_id}.zip"
         previous = old.managers.get(manager_id) if old else None
         if (
             previous is not None
             and old_fp[MANAGERS].get(manager_id) == fp
-            and _present(root, previous)
+            and present(root, previous)
         ):
             managers[manager_id] = previous
             continue

@@ -81,7 +81,7 @@ class Site:
     _frames: dict[str, ProfileFrames] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.cycles = CycleStore(self.store.out)
+        self.cycles = CycleStore(self.store)
         self.workers = Workers(self.store.out)
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.web / "templates"),

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from pipeline.cycle import CycleRecord, Period, RosterError, check_arguments, read_roster
-from pipeline.diagnostics import CanonError, Problem
+from pipeline.diagnostics import CanonError, PacksError, Problem
 from pipeline.harvest.collect import MAX_FILE_BYTES
 from pipeline.ooxml.archive import iso_utc
 from pipeline.serve.accounts import User
@@ -39,6 +39,7 @@ from pipeline.serve.jobs import (
     ROSTER_SUFFIXES,
     BuildRequest,
     HarvestRequest,
+    Refreshed,
     read_summary,
     returned_files,
     shown_name,
@@ -69,6 +70,8 @@ def build_text(status: dict[str, Any]) -> str:
 def routes(site: Site) -> list[Route]:
     """The cycle pages of `site`."""
     catalogue, store = site.catalogue, site.store
+    #: One bundle refresh at a time per cycle in this server (others wait, then find it current).
+    refreshing: dict[str, asyncio.Lock] = {}
 
     def cycle_of(request: Request, user: User) -> CycleRecord:
         """The cycle a URL names, if this user may see it; 404 otherwise (no file touched for a
@@ -110,10 +113,38 @@ def routes(site: Site) -> list[Route]:
         manager_id = file.removesuffix(".zip")
         if not file.endswith(".zip") or manager_id not in managers_shown(user, record):
             raise HTTPException(404, "No such bundle in this cycle.")
+        if await run_in_threadpool(site.cycles.stale, record, manager_id) is not None:
+            record = await refreshed(record, manager_id)
+            if manager_id not in managers_shown(user, record):
+                raise HTTPException(404, "No such bundle in this cycle.")
         served = await run_in_threadpool(site.cycles.bundle, record, manager_id)
         if served is None:
             raise HTTPException(404, "No such bundle in this cycle.")
         return file_response(request, served, ZIP_MEDIA_TYPE)
+
+    async def refreshed(record: CycleRecord, manager_id: str) -> CycleRecord:
+        """The cycle after `packs cycle`'s own code brought it up to date in a worker process
+        (under its build lock), when the bundle is still stale once it is this request's turn."""
+        lock = refreshing.setdefault(record.cycle, asyncio.Lock())
+        async with lock:
+            current = await run_in_threadpool(site.cycles.record, record.cycle)
+            if current is None:
+                raise HTTPException(404, "No such cycle.")
+            if await run_in_threadpool(site.cycles.stale, current, manager_id) is None:
+                return current
+            job = await run_in_threadpool(site.cycles.refresh_request, current)
+            outcome, line = await asyncio.wrap_future(site.workers.refresh(job))
+            if outcome == Refreshed.BUSY:
+                raise HTTPException(503, "The cycle is being built; try again shortly.")
+            if outcome != Refreshed.DONE:
+                raise PacksError(f"{record.cycle} could not be brought up to date: {line}")
+            current = await run_in_threadpool(site.cycles.record, record.cycle)
+            if current is None:
+                raise HTTPException(404, "No such cycle.")
+            why = await run_in_threadpool(site.cycles.stale, current, manager_id)
+            if why is not None:
+                raise PacksError(f"{record.cycle}: {why} after building it again")
+            return current
 
     def new_cycle_form(**values: Any) -> dict[str, Any]:
         defaults = {"cycle_name": "", "period": "", "problems": []}

@@ -6,6 +6,11 @@ names it; a manager id must be one of its `managers`. Only then is a file opened
 the record gives it (`managers/<id>.zip`, checked to be exactly that), and its bytes are served
 only when they match the record's sha256.
 
+A bundle missing on disk, or stale for this server's canon and build settings (decided as
+`packs cycle` decides, `pipeline.cycle.inputs.stale_bundle`), is brought up to date first by
+`packs cycle`'s own code over the cycle as `cycle.json` records it (`refresh_request`, run in a
+worker process under the cycle's build lock).
+
 Who sees what: HR every cycle and every person; a manager only the cycles they have reports
 in, only those reports (names included) and only their own bundle (`visible_people`).
 """
@@ -13,15 +18,18 @@ in, only those reports (names included) and only their own bundle (`visible_peop
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.cycle import CYCLE_JSON, CycleRecord, PersonEntry, read_cycle_json
 from pipeline.cycle.contract import cycle_name_problem
-from pipeline.cycle.run import CYCLES, MANAGERS
-from pipeline.diagnostics import PacksError
+from pipeline.cycle.inputs import MANAGERS, formats_of, roster_of, stale_bundle, stamped_common
+from pipeline.cycle.run import CYCLES
+from pipeline.diagnostics import CanonError, PacksError
 from pipeline.serve.accounts import User
-from pipeline.serve.packs import ServedFile
+from pipeline.serve.jobs import RefreshRequest
+from pipeline.serve.packs import PackStore, ServedFile
 
 #: Cycle names the web page cannot show: they are its own URLs (`/cycles/new`).
 RESERVED_NAMES = frozenset({"new"})
@@ -49,11 +57,15 @@ def may_see(user: User, record: CycleRecord) -> bool:
 
 
 class CycleStore:
-    """The cycles under one `out/`."""
+    """The cycles under the packs' `out/`, built with the packs' canon and build settings."""
 
-    def __init__(self, out: Path) -> None:
-        self.out = Path(out).resolve()
+    def __init__(self, packs: PackStore) -> None:
+        self.packs = packs
+        self.out = packs.out
         self.root = self.out / CYCLES
+        #: `stamped_common` per set of formats (it reads the layout's files).
+        self._common: dict[tuple[str, ...], tuple[str, int | None]] = {}
+        self._common_lock = threading.Lock()
 
     def folder(self, name: str) -> Path:
         """The folder of a checked name (call `record` first)."""
@@ -82,6 +94,44 @@ class CycleStore:
         """Every readable cycle this user may see, by name."""
         records = (self.record(n) for n in self.names())
         return [r for r in records if r is not None and may_see(user, r)]
+
+    def stale(self, record: CycleRecord, manager_id: str) -> str | None:
+        """Why a manager's bundle is missing or not what `packs cycle` would write now with
+        this server's canon and settings; None when it is current."""
+        formats = formats_of(record)
+        key = tuple(f.name for f in formats)
+        with self._common_lock:
+            if key not in self._common:
+                p = self.packs
+                self._common[key] = stamped_common(formats, p.layout, p.options, p.compose_options)
+            build, epoch = self._common[key]
+        return stale_bundle(
+            record, self.folder(record.cycle), manager_id, self.packs.canon, build, epoch
+        )
+
+    def refresh_request(self, record: CycleRecord) -> RefreshRequest:
+        """`packs cycle` over this cycle as recorded, with this server's canon and settings;
+        PacksError when the record is not a roster the canon can build."""
+        try:
+            roster = roster_of(record, self.packs.canon)
+        except CanonError as exc:
+            first = exc.problems[0].message if exc.problems else str(exc)
+            raise PacksError(
+                f"{record.cycle}: its cycle.json cannot be built again with this canon ({first}); "
+                "build the cycle with `packs cycle`"
+            ) from None
+        p = self.packs
+        return RefreshRequest(
+            p.canon,
+            roster,
+            record.cycle,
+            record.period,
+            tuple(f.name for f in formats_of(record)),
+            self.out,
+            p.layout,
+            p.options,
+            p.compose_options,
+        )
 
     def bundle(self, record: CycleRecord, manager_id: str) -> ServedFile | None:
         """`managers/<manager_id>.zip` as `packs cycle --zip` wrote it, checked against

@@ -33,7 +33,7 @@ from typing import Any
 
 from pipeline.build import write_atomic
 from pipeline.compose import ComposeOptions
-from pipeline.cycle import Period, read_roster
+from pipeline.cycle import Period, Roster, read_roster
 from pipeline.cycle.run import CYCLES, DIR_MODE, FILE_MODE, cycle
 from pipeline.diagnostics import PacksError
 from pipeline.layout import Layout, RenderOptions
@@ -192,6 +192,55 @@ def _run_build(request: BuildRequest) -> None:
         status["message"] = f"internal error (a bug): {type(exc).__name__}"
         (request.folder / "traceback.txt").write_text(traceback.format_exc())
     write_json(request.folder / STATUS, status)
+
+
+# --- a cycle brought up to date (a manager's bundle missing or stale) -----------------------------
+
+
+@dataclass(frozen=True)
+class RefreshRequest:
+    """`packs cycle` again over a cycle as its `cycle.json` records it (its roster, name, period
+    and formats) with this server's canon and build settings: only what is stale is rebuilt."""
+
+    canon: Canon
+    roster: Roster
+    name: str
+    period: Period
+    formats: tuple[str, ...]
+    out: Path
+    layout: Layout
+    options: RenderOptions
+    compose: ComposeOptions
+
+
+class Refreshed:
+    DONE = "done"
+    #: The cycle's build lock is held (a build from the page or a terminal): try again later.
+    BUSY = "busy"
+    FAILED = "failed"
+
+
+def run_refresh(request: RefreshRequest) -> tuple[str, str]:
+    """The worker's side: `cycle(..., zip=True)` under the cycle's build lock; (outcome, line)."""
+    with _BUSY:
+        try:
+            report = cycle(
+                request.canon,
+                request.roster,
+                request.name,
+                request.period,
+                [get_format(n) for n in request.formats],
+                request.out,
+                request.layout,
+                request.options,
+                request.compose,
+                jobs=1,
+                zip=True,
+            )
+        except PacksError as exc:
+            busy = "in use by another build" in str(exc)
+            return (Refreshed.BUSY if busy else Refreshed.FAILED), str(exc)
+        return (Refreshed.FAILED if report.failed else Refreshed.DONE), report.line()
 
 
 # --- a harvest ------------------------------------------------------------------------------------
@@ -402,6 +451,9 @@ class Workers:
         future = self._futures.get(job)
         if future is not None:
             future.result(timeout=timeout)
+
+    def refresh(self, request: RefreshRequest) -> Future[tuple[str, str]]:
+        return self.pool().submit(run_refresh, request)
 
     def harvest(self, request: HarvestRequest) -> Future[dict[str, Any]]:
         return self.pool().submit(run_harvest, request)
