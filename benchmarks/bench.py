@@ -435,10 +435,11 @@ class XlsxContent:
 
 
 def _xlsx_content(frames: ProfileFrames, lay: Layout) -> XlsxContent:
+    from pipeline.ooxml import tracker_contract
     from pipeline.render import to_xlsx
 
     s = to_xlsx.settings_for(lay)
-    taken = {s.readme.sheet.casefold(), to_xlsx.META_SHEET.casefold()}
+    taken = {s.readme.sheet.casefold(), tracker_contract.META_SHEET.casefold()}
     plans = tuple(
         to_xlsx.sheet_plan(to_xlsx.sheet_name(f.short_title, taken), f, s) for f in frames.frames
     )
@@ -454,6 +455,7 @@ def _xlsx_bare(content: XlsxContent, options: RenderOptions) -> bytes:
     from openpyxl.styles import Protection
     from openpyxl.workbook.protection import WorkbookProtection
 
+    from pipeline.ooxml import tracker_contract
     from pipeline.render import to_xlsx
 
     s, frames = content.settings, content.frames
@@ -482,7 +484,7 @@ def _xlsx_bare(content: XlsxContent, options: RenderOptions) -> bytes:
             ws.column_dimensions[cell.column_letter].width = col.width
         for r, row_plan in enumerate(plan.rows, 2):
             for i, col in enumerate(plan.columns, 1):
-                if col.role is to_xlsx.Role.INPUT:
+                if col.role is tracker_contract.Role.INPUT:
                     opened = row_plan.inputs.get(col.title)
                     if opened is None:
                         continue
@@ -500,12 +502,12 @@ def _xlsx_bare(content: XlsxContent, options: RenderOptions) -> bytes:
             meta.append(("row", plan.name, row_plan.key, r))
         ws.freeze_panes = "A2"
         ws.print_title_rows = "1:1"
-        inputs = [c for c in plan.columns if c.role is to_xlsx.Role.INPUT]
+        inputs = [c for c in plan.columns if c.role is tracker_contract.Role.INPUT]
         if plan.rows and inputs:
             to_xlsx._validate(ws, plan.name, inputs, letters, len(plan.rows) + 1, s, wb)
         to_xlsx._print_setup(ws, s, options, plan.frame.title)
         to_xlsx._protect(ws, s, options)
-    hidden = wb.create_sheet(to_xlsx.META_SHEET)
+    hidden = wb.create_sheet(tracker_contract.META_SHEET)
     for values in meta:
         hidden.append(values)
     hidden.sheet_state = "veryHidden"

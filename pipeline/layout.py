@@ -28,6 +28,7 @@ from pipeline.diagnostics import Collector, PacksError, quoted
 from pipeline.extract.nodes import describe, line_of
 from pipeline.extract.yamlsource import parse_source, read_source
 from pipeline.model import PlaceholderKind
+from pipeline.ooxml.form_contract import BLANK_CHAR
 
 #: The layouts folder. In a checkout it is the repository's `layouts/` (where presentation is
 #: edited); a wheel carries a copy inside the package (`setup.py` copies it to
@@ -37,8 +38,6 @@ LAYOUTS_DIR = (
     _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "layouts"
 )
 PAGE_SIZES = ("A4", "Letter")
-#: The character a DOCX text field's blank is a run of.
-BLANK_CHAR = "_"
 #: The longest list Excel's data validation takes (the quoted, comma-joined values).
 LIST_MAX = 255
 

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from pipeline.cycle import ensure_secret, load_secret, read_identity, seal, stamp, verify
-from pipeline.cycle.identity import CORE_PART, SECRET_FILE, parse_line
+from pipeline.cycle.identity import SECRET_FILE, parse_line
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import ProfileFrames
+from pipeline.ooxml.ns import CORE_PART
 from pipeline.render import get_format
 
 SECRET = b"0" * 64

@@ -41,18 +41,16 @@ from pipeline.model import (
     Text,
     line_text,
 )
-from pipeline.render import get_format
-from pipeline.render.to_docx import (
+from pipeline.ooxml.form_contract import (
     ALIAS_KEY,
     FORM_FIELDS_PROPERTY,
     REVIEW_LINES,
-    SETTINGS_ORDER,
     SIGNOFF_ROLES,
     FormField,
-    password_hash,
-    render,
     signoff_fields,
 )
+from pipeline.render import get_format
+from pipeline.render.to_docx import SETTINGS_ORDER, password_hash, render
 from pipeline.render.to_text import document_text
 from tests.conftest import FIXED_EPOCH, SEED_ID
 

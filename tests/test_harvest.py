@@ -29,8 +29,8 @@ from pipeline.harvest.results import (
 from pipeline.harvest.verify import form_paragraphs
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import ProfileFrames
+from pipeline.ooxml.xlsx_package import MemoryExcelWriter, PackageParts
 from pipeline.render import FORMATS
-from pipeline.render.to_xlsx import MemoryExcelWriter, PackageParts
 from tests.conftest import CANON_DIR, FIXED_EPOCH, SEED_ID, Converter
 from tests.test_docx import FILLED
 from tests.test_docx import fill as fill_form

@@ -38,10 +38,9 @@ from pathlib import Path
 from lxml import etree
 
 from pipeline.diagnostics import PacksError
-from pipeline.ooxml.ns import CP_NS
+from pipeline.ooxml.ns import CORE_PART, CP_NS
 
-#: Where the identity line lives in `docProps/core.xml` (both formats).
-CORE_PART = "docProps/core.xml"
+#: The identity line lives in `docProps/core.xml` (`CORE_PART`, both formats).
 CATEGORY = f"{{{CP_NS}}}category"
 #: The first words of an identity line, then its version.
 MARK = "jobframe-packs identity"

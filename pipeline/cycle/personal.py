@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import ProfileFrames
+from pipeline.ooxml.tracker_contract import PERSONAL_LINES
 from pipeline.render import Format
-from pipeline.render.to_xlsx import PERSONAL_LINES, settings_for, wrapped_lines
+from pipeline.render.to_xlsx import wrapped_lines
 
 IDENTITY_KEY = "identity"
 
@@ -76,9 +77,9 @@ def template(
     }
     width, cpw = 0.0, 1.0
     if fmt.name == "xlsx":
-        s = settings_for(layout)
-        width = s.readme.widths[1]
-        cpw = s.chars_per_width
+        xlsx = layout.config.xlsx
+        width = xlsx.readme.widths[1]
+        cpw = xlsx.row_height.chars_per_width
     return Template(infos, parts, marked, tuple(keys), nonce, fmt.name, width, cpw)
 
 

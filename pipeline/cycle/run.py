@@ -70,6 +70,12 @@ from pipeline.diagnostics import PacksError
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import Canon, Profile
 from pipeline.ooxml.archive import PACK_ENTRIES, ZipWriter
+from pipeline.ooxml.form_contract import (
+    EMPLOYEE_KEY,
+    MANAGER_KEY,
+    PERIOD_END_KEY,
+    PERIOD_START_KEY,
+)
 from pipeline.render import Format
 
 #: The folder of every cycle under `--out`.
@@ -81,12 +87,12 @@ FILE_MODE, DIR_MODE = 0o600, 0o700
 def review_fields(person: Person, manager: Person | None, period: Period) -> dict[str, str]:
     """The review-field values of one person's form and tracker, by field key."""
     values = {
-        "review.employee": person.name,
-        "review.period.start": period.start.isoformat(),
-        "review.period.end": period.end.isoformat(),
+        EMPLOYEE_KEY: person.name,
+        PERIOD_START_KEY: period.start.isoformat(),
+        PERIOD_END_KEY: period.end.isoformat(),
     }
     if manager is not None:
-        values["review.manager"] = manager.name
+        values[MANAGER_KEY] = manager.name
     return dict(sorted(values.items()))
 
 

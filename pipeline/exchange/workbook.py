@@ -3,7 +3,7 @@
 Writing: one sheet per table (`table.SHEETS`) plus `Read me`; every text a string cell (never a
 formula, whatever it starts with), frozen header row, filters, and list validation on the kind and
 level columns. Bytes are reproducible: openpyxl's parts are zipped by the tracker's in-memory
-package (`render.to_xlsx.PackageParts`) with the time from SOURCE_DATE_EPOCH.
+package (`ooxml.xlsx_package.PackageParts`) with the time from SOURCE_DATE_EPOCH.
 
 Reading streams each sheet's XML with lxml (`iterparse`, elements cleared as it goes) instead of
 openpyxl: openpyxl's read-only mode gives a formula and a text that starts with '=' as the same
@@ -41,7 +41,7 @@ from pipeline.exchange.table import (
     Table,
     Tables,
 )
-from pipeline.render.to_xlsx import MemoryExcelWriter, PackageParts
+from pipeline.ooxml.xlsx_package import MemoryExcelWriter, PackageParts
 
 #: Refused before reading: a canon workbook of 20,000 profiles is about 15 MB.
 MAX_WORKBOOK_BYTES = 200 * 1024 * 1024

@@ -43,12 +43,18 @@ from pipeline.harvest.verify import Verdict as VerifyVerdict
 from pipeline.harvest.xlsx_tracker import Book, Contract, contract_of
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import Canon, ProfileFrames
+from pipeline.ooxml.form_contract import (
+    EMPLOYEE_KEY,
+    MANAGER_KEY,
+    PERIOD_END_KEY,
+    PERIOD_START_KEY,
+)
+from pipeline.ooxml.ns import CORE_PART, DCTERMS_NS
+from pipeline.ooxml.tracker_contract import Role
 from pipeline.render import get_format
-from pipeline.render.to_xlsx import Role
 
 #: Returned files larger than this are not read (no pack file comes near it).
 MAX_FILE_BYTES = 64 * 1024 * 1024
-DCTERMS_NS = "http://purl.org/dc/terms/"
 SUFFIXES = {".docx": FileKind.FORM, ".xlsx": FileKind.TRACKER}
 
 
@@ -122,7 +128,7 @@ def _modified(data: bytes) -> datetime | None:
     """dcterms:modified of the package's core properties (what Word and LibreOffice set)."""
     try:
         with open_package(data, RETURNED_PACKAGE) as package:
-            core = package.read("docProps/core.xml")
+            core = package.read(CORE_PART)
         parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
         text = etree.fromstring(core, parser).findtext(f"{{{DCTERMS_NS}}}modified")
     except (KeyError, PacksError, etree.XMLSyntaxError):
@@ -518,12 +524,12 @@ class CycleMatcher:
         """The review fields of `cycle.run.review_fields`: what the person's Read me lines and
         form show."""
         fields = {
-            "review.employee": person.name,
-            "review.period.start": self.record.period.start.isoformat(),
-            "review.period.end": self.record.period.end.isoformat(),
+            EMPLOYEE_KEY: person.name,
+            PERIOD_START_KEY: self.record.period.start.isoformat(),
+            PERIOD_END_KEY: self.record.period.end.isoformat(),
         }
         if person.manager in self._names:
-            fields["review.manager"] = self._names[person.manager]
+            fields[MANAGER_KEY] = self._names[person.manager]
         return dict(sorted(fields.items()))
 
     def _issued_for(self, person: Person) -> Callable[[ProfileFrames, FileKind], Issued]:

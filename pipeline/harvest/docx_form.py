@@ -1,6 +1,6 @@
 """Read a returned DOCX review form back into {placeholder key: value}.
 
-Forms are issued with legacy text form fields (FORMTEXT, see `pipeline.render.to_docx`); forms
+Forms are issued with legacy text form fields (FORMTEXT, see `pipeline.ooxml.form_contract`); forms
 issued before that have content controls. Both are read, in document order, and each field's key
 is found the first way that works, because office suites lose some on a round trip (doctech
 §1.6: LibreOffice 7.4 drops `w:tag` on text controls, tag *and* alias on date controls; it keeps
@@ -35,8 +35,21 @@ from lxml import etree
 from pipeline.diagnostics import PacksError
 from pipeline.harvest.package import Package, PackageError, PackageKind, open_package
 from pipeline.model import PlaceholderKind
-from pipeline.ooxml.ns import CUSTOM_NS, PKG_REL_NS, REL_OFFICE_DOCUMENT, w
-from pipeline.render.to_docx import ALIAS_KEY, BLANK_CHAR, FIELD_NAME_RE, FORM_FIELDS_PROPERTY
+from pipeline.ooxml.form_contract import (
+    BLANK_CHAR,
+    DOCUMENT_PART,
+    FORM_FIELDS_PROPERTY,
+    field_number,
+    text_key,
+)
+from pipeline.ooxml.ns import (
+    CUSTOM_NS,
+    CUSTOM_PART,
+    PACKAGE_RELS_PART,
+    PKG_REL_NS,
+    REL_OFFICE_DOCUMENT,
+    w,
+)
 
 #: What an untouched control shows: the placeholder tokens (name fields show a line of blanks).
 TOKENS = frozenset(k.token for k in PlaceholderKind)
@@ -48,7 +61,8 @@ FIELD_KINDS = frozenset({"text", "date", "richText", "comboBox", "dropDownList"}
 FORM_PACKAGE = PackageKind("a DOCX review form", "review form")
 
 
-def _parse(data: bytes) -> Any:
+def parse_part(data: bytes) -> Any:
+    """A part of a returned form, parsed without entities, DTDs or the network."""
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False
     )
@@ -61,18 +75,18 @@ def _parse(data: bytes) -> Any:
 def _main_part(z: Package) -> str:
     """The document part named by the package relationships (word/document.xml as a rule)."""
     try:
-        rels = _parse(z.read("_rels/.rels"))
+        rels = parse_part(z.read(PACKAGE_RELS_PART))
     except KeyError:
-        return "word/document.xml"
+        return DOCUMENT_PART
     for rel in rels.iter(f"{{{PKG_REL_NS}}}Relationship"):
         if rel.get("Type") == REL_OFFICE_DOCUMENT:
             return str(posixpath.normpath(str(rel.get("Target", "")).lstrip("/")))
-    return "word/document.xml"
+    return DOCUMENT_PART
 
 
 def _field_order(z: Package) -> list[str]:
     try:
-        custom = _parse(z.read("docProps/custom.xml"))
+        custom = parse_part(z.read(CUSTOM_PART))
     except KeyError:
         return []
     for prop in custom.iter(f"{{{CUSTOM_NS}}}property"):
@@ -91,9 +105,9 @@ def _key(pr: Any, known: frozenset[str]) -> str | None:
     if tag:
         return tag
     alias = _val(pr, "alias") or ""
-    found = ALIAS_KEY.search(alias)
+    found = text_key(alias)
     if found:
-        return found.group(1)
+        return found
     return alias if alias in known else None  # an alias that is the key itself
 
 
@@ -143,12 +157,12 @@ class _FormField:
 
     def key(self, order: Sequence[str]) -> str | None:
         status = self.data.find(w("statusText"))
-        found = ALIAS_KEY.search("" if status is None else status.get(w("val")) or "")
+        found = text_key("" if status is None else status.get(w("val")) or "")
         if found:
-            return found.group(1)
-        named = FIELD_NAME_RE.match(_val(self.data, "name") or "")
-        if named and 0 < int(named.group(1)) <= len(order):
-            return order[int(named.group(1)) - 1]
+            return found
+        number = field_number(_val(self.data, "name") or "")
+        if number is not None and 0 < number <= len(order):
+            return order[number - 1]
         return None
 
     def value(self) -> str | None:
@@ -228,7 +242,7 @@ def open_form(data: bytes) -> FormDocument:
     """Parse a review form's main part and its stored key order (a `PacksError` if it is none)."""
     try:
         with open_package(data, FORM_PACKAGE) as z:
-            return FormDocument(_parse(z.read(_main_part(z))), tuple(_field_order(z)))
+            return FormDocument(parse_part(z.read(_main_part(z))), tuple(_field_order(z)))
     except KeyError as exc:
         raise PackageError(f"not a DOCX review form: {exc}") from None
 

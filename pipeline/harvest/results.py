@@ -37,7 +37,7 @@ from openpyxl.xml.functions import xmlfile
 from pipeline.build.commit import write_atomic
 from pipeline.harvest.collect import COLUMNS, VERDICTS, Person, Return, Verdict
 from pipeline.harvest.docx_form import TOKENS
-from pipeline.render.to_xlsx import MemoryExcelWriter, PackageParts
+from pipeline.ooxml.xlsx_package import MemoryExcelWriter, PackageParts
 
 RESULT_HEADER = (
     "Employee id",

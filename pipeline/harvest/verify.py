@@ -31,9 +31,9 @@ from pipeline.compose import ComposeOptions, compose_profile
 from pipeline.diagnostics import PacksError, Problem, quoted
 from pipeline.harvest.docx_form import (
     FormDocument,
-    _parse,
     form_values,
     open_form,
+    parse_part,
     read_form,
 )
 from pipeline.harvest.package import Package, PackageError, PackageKind, open_package
@@ -46,9 +46,17 @@ from pipeline.harvest.xlsx_tracker import (
 )
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import Canon, ProfileFrames
-from pipeline.ooxml.ns import CP_NS, CUSTOM_NS, w
+from pipeline.ooxml.form_contract import CANON_DIGEST_PROPERTY, PROFILE_ID_PROPERTY
+from pipeline.ooxml.ns import CORE_PART, CP_NS, CUSTOM_NS, CUSTOM_PART, w
+from pipeline.ooxml.tracker_contract import (
+    CANON_DIGEST_KEY,
+    GENERATOR_KEY,
+    META_RECORD,
+    META_SHEET,
+    PROFILE_KEY,
+    Role,
+)
 from pipeline.render import get_format
-from pipeline.render.to_xlsx import META_SHEET, Role
 
 #: Stands for a fill-in field inside a paragraph (canon text can never hold a NUL).
 FIELD = "\x00"
@@ -179,11 +187,11 @@ def open_returned(data: bytes) -> Returned:
         book = Book(data)
         contract = contract_of(book)
         meta = contract.meta
-        kind, profile, digest = FileKind.TRACKER, meta.get("profile"), meta.get("canon_digest")
+        kind, profile, digest = FileKind.TRACKER, meta.get(PROFILE_KEY), meta.get(CANON_DIGEST_KEY)
     else:
         kind = FileKind.FORM
-        profile = properties.get("ProfileId") or properties.get("keywords")
-        digest = properties.get("CanonDigest")
+        profile = properties.get(PROFILE_ID_PROPERTY) or properties.get("keywords")
+        digest = properties.get(CANON_DIGEST_PROPERTY)
     if not profile or not digest:
         raise PackageError("not a review pack file: it names no profile or canon digest")
     if kind is FileKind.FORM:
@@ -202,12 +210,12 @@ def _docx_properties(package: Package) -> dict[str, str]:
     drops the first custom property when it saves a form)."""
     out: dict[str, str] = {}
     try:
-        for prop in _parse(package.read("docProps/custom.xml")).iter(f"{{{CUSTOM_NS}}}property"):
+        for prop in parse_part(package.read(CUSTOM_PART)).iter(f"{{{CUSTOM_NS}}}property"):
             out[str(prop.get("name"))] = "".join(prop.itertext()).strip()
     except KeyError:
         pass
     try:
-        core = _parse(package.read("docProps/core.xml"))
+        core = parse_part(package.read(CORE_PART))
     except KeyError:
         return out
     out["keywords"] = (core.findtext(f"{{{CP_NS}}}keywords") or "").strip()
@@ -346,7 +354,7 @@ def _meta_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     older release is not tampered with because the checker is newer.
     """
     return [
-        (*r[:3], None, *r[4:]) if r[:1] == ("meta",) and r[2:3] == ("generator",) else r
+        (*r[:3], None, *r[4:]) if r[:1] == (META_RECORD,) and r[2:3] == (GENERATOR_KEY,) else r
         for r in rows
     ]
 

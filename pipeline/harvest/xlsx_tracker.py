@@ -1,6 +1,6 @@
 """Read a returned XLSX tracker back: `{row key: {input column: value}}`.
 
-The tracker's `veryHidden` `_meta` sheet (written by `pipeline.render.to_xlsx`) says which sheet,
+The tracker's `veryHidden` `_meta` sheet (`pipeline.ooxml.tracker_contract`) says which sheet,
 column and row key every input cell belongs to. Rows are matched by the hidden Key column, never
 by position, so a user may sort or filter; a row whose key cell was lost is matched by its locked
 canon text when that text is unique. A returned file is untrusted: it is opened as a checked
@@ -17,7 +17,18 @@ from dataclasses import dataclass, field
 from openpyxl.utils import column_index_from_string
 
 from pipeline.harvest.xlsx_cells import TRACKER_PACKAGE, Book, TrackerError
-from pipeline.render.to_xlsx import FORMAT, FORMAT_VERSION, META_SHEET, Role, signature
+from pipeline.ooxml.tracker_contract import (
+    COLUMN_RECORD,
+    FORMAT,
+    FORMAT_KEY,
+    FORMAT_VERSION,
+    FORMAT_VERSION_KEY,
+    META_RECORD,
+    META_SHEET,
+    ROW_RECORD,
+    Role,
+    signature,
+)
 
 __all__ = [
     "TRACKER_PACKAGE",
@@ -58,27 +69,27 @@ def contract_of(book: Book) -> Contract:
     contract = Contract()
     for values in book.rows(META_SHEET)[1:]:
         record, sheet, name, value, text, inputs = (tuple(values) + (None,) * 6)[:6]
-        if record == "meta":
+        if record == META_RECORD:
             contract.meta[str(name)] = value
             continue
-        if record not in ("column", "row") or not isinstance(sheet, str):
+        if record not in (COLUMN_RECORD, ROW_RECORD) or not isinstance(sheet, str):
             continue
         part = contract.sheets.setdefault(sheet, SheetContract())
         key = str(name)
-        if record == "column":
+        if record == COLUMN_RECORD:
             part.columns[key] = _column_index(str(value))
             part.roles[key] = str(text)
             continue
         part.rows[key] = "" if text is None else str(text)
         if inputs:
             part.inputs[key] = _input_titles(key, inputs)
-    if contract.meta.get("format") != FORMAT:
+    if contract.meta.get(FORMAT_KEY) != FORMAT:
         raise TrackerError(
-            f"not a tracker: {META_SHEET} names format {contract.meta.get('format')!r}"
+            f"not a tracker: {META_SHEET} names format {contract.meta.get(FORMAT_KEY)!r}"
         )
-    if contract.meta.get("format_version") != FORMAT_VERSION:
+    if contract.meta.get(FORMAT_VERSION_KEY) != FORMAT_VERSION:
         raise TrackerError(
-            f"tracker format version {contract.meta.get('format_version')!r} is not supported "
+            f"tracker format version {contract.meta.get(FORMAT_VERSION_KEY)!r} is not supported "
             f"(this version reads {FORMAT_VERSION})"
         )
     return contract

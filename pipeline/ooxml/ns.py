@@ -1,5 +1,6 @@
-"""OOXML namespaces (ISO/IEC 29500), in the manner of python-docx's `oxml/ns.py`: the writers
-and the readers of a package import them from here, never retype them."""
+"""OOXML namespaces (ISO/IEC 29500), in the manner of python-docx's `oxml/ns.py`, and the package
+parts both formats share: the writers and the readers of a package import them from here, never
+retype them."""
 
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ REL_CUSTOM = f"{R_NS}/custom-properties"
 CUSTOM_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.custom-properties+xml"
 #: The fmtid every user-defined custom property carries.
 CUSTOM_FMTID = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"
+
+#: Package parts every OOXML file we write has, by their names in the zip (both formats).
+CONTENT_TYPES_PART = "[Content_Types].xml"
+PACKAGE_RELS_PART = "_rels/.rels"
+CORE_PART = "docProps/core.xml"
+APP_PART = "docProps/app.xml"
+CUSTOM_PART = "docProps/custom.xml"
 
 
 def w(tag: str) -> str:

@@ -32,7 +32,6 @@ from typing import Any, TypeAlias, assert_never
 from lxml import etree
 
 from pipeline.diagnostics import PacksError
-from pipeline.layout import BLANK_CHAR as BLANK_CHAR  # the harvest reads blanks with it
 from pipeline.layout import DocxStyles, Layout, RenderOptions
 from pipeline.model import (
     Field,
@@ -46,15 +45,39 @@ from pipeline.model import (
     Text,
 )
 from pipeline.ooxml.archive import DOCX_ENTRIES, iso_utc, zip_bytes
+from pipeline.ooxml.form_contract import (
+    CANON_DIGEST_PROPERTY,
+    CANON_VERSION_PROPERTY,
+    DOCUMENT_PART,
+    DOCUMENT_RELS_PART,
+    FORM_FIELDS_PROPERTY,
+    PROFILE_ID_PROPERTY,
+    REVIEW_LINES,
+    REVIEW_TITLE,
+    SETTINGS_PART,
+    SIGNOFF_COLUMNS,
+    SIGNOFF_ROLES,
+    SIGNOFF_TITLE,
+    FormField,
+    FormSegment,
+    field_name,
+    signoff_fields,
+    status_text,
+)
 from pipeline.ooxml.ns import (
     APP_NS,
+    APP_PART,
+    CONTENT_TYPES_PART,
+    CORE_PART,
     CP_NS,
     CT_NS,
     CUSTOM_CONTENT_TYPE,
     CUSTOM_FMTID,
     CUSTOM_NS,
+    CUSTOM_PART,
     DC_NS,
     DCTERMS_NS,
+    PACKAGE_RELS_PART,
     PKG_REL_NS,
     R_NS,
     REL_CUSTOM,
@@ -69,18 +92,6 @@ from pipeline.ooxml.ns import (
 
 #: Author and last-modified-by of every form (design.md: author = product name).
 PRODUCT = "jobframe-packs"
-#: Custom property listing every field's key in document order: field `F001` is its first key,
-#: and the reader's fallback by position (forms issued with content controls lose their tags in
-#: LibreOffice, doctech §1.6).
-FORM_FIELDS_PROPERTY = "FormFields"
-#: A field's key ends its status text ("label [key]"); forms issued with content controls carry
-#: it at the end of the alias the same way.
-ALIAS_KEY = re.compile(r"\[([^\[\]]+)\]\s*$")
-#: Word's form-field names: at most 20 characters, a letter first (`F001`: the first field).
-FIELD_NAME = "F{:03d}"
-FIELD_NAME_RE = re.compile(r"^F(\d{3,})$")
-#: Word keeps at most this many characters of a form field's status-bar text.
-STATUS_TEXT_LIMIT = 138
 #: Password hashing Word itself writes (SHA-512, legacy key first; ISO 29500 §17.15.1.28).
 SPIN_COUNT = 100_000
 
@@ -117,60 +128,12 @@ SETTINGS_ORDER = (
 # fmt: on
 #: Parts written fresh for every form; the reference's own copies are dropped.
 FRESH_PARTS = frozenset(
-    {
-        "[Content_Types].xml",
-        "_rels/.rels",
-        "docProps/core.xml",
-        "docProps/app.xml",
-        "docProps/custom.xml",
-        "word/document.xml",
-    }
+    {CONTENT_TYPES_PART, PACKAGE_RELS_PART, CORE_PART, APP_PART, CUSTOM_PART, DOCUMENT_PART}
 )
 #: The style roles, declared with the layout's `docx.styles` (`pipeline.layout.DocxStyles`).
 STYLE_ROLES = tuple(f.name for f in dataclasses.fields(DocxStyles))
 
 Element: TypeAlias = Any  # lxml's _Element (lxml ships no type stubs)
-
-
-# ---------------------------------------------------------------------------------------------
-# The review and sign-off block: a fixed form, addressed by fixed tags
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FormField:
-    """A review or sign-off field: not canon, but part of the form the harvest reads back."""
-
-    key: str
-    label: str
-    date: bool = False
-
-
-FormSegment: TypeAlias = Text | Placeholder | FormField
-
-REVIEW_TITLE = "Review"
-REVIEW_LINES: tuple[tuple[str, tuple[FormSegment, ...]], ...] = (
-    ("Employee: ", (FormField("review.employee", "Employee"),)),
-    ("Manager: ", (FormField("review.manager", "Manager"),)),
-    (
-        "Review period: ",
-        (
-            FormField("review.period.start", "Review period start", date=True),
-            Text(" to "),
-            FormField("review.period.end", "Review period end", date=True),
-        ),
-    ),
-)
-SIGNOFF_TITLE = "Sign-off"
-SIGNOFF_COLUMNS = ("Role", "Name", "Date")
-SIGNOFF_ROLES = (("employee", "Employee"), ("manager", "Manager"), ("hr", "HR"))
-
-
-def signoff_fields(role: str, name: str) -> tuple[FormField, FormField]:
-    return (
-        FormField(f"signoff.{role}.name", f"{name} name"),
-        FormField(f"signoff.{role}.date", f"{name} sign-off date", date=True),
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,20 +190,20 @@ def _load(layout: Layout) -> DocxLayout:
             layout, f"cannot read the reference document {reference}: {exc}"
         ) from None
     files = dict(raw)
-    rels = _parse(files["word/_rels/document.xml.rels"])
+    rels = _parse(files[DOCUMENT_RELS_PART])
     slotted_names = [
         "word/" + rel.get("Target") for rel in rels if rel.get("Type") in (REL_HEADER, REL_FOOTER)
     ]
-    section = _parse(files["word/document.xml"]).find(f"{w('body')}/{w('sectPr')}")
+    section = _parse(files[DOCUMENT_PART]).find(f"{w('body')}/{w('sectPr')}")
     if section is None:
         raise _layout_error(layout, f"{reference} has no section properties")
     return DocxLayout(
         parts=tuple((n, b) for n, b in raw if n not in FRESH_PARTS),
         section=section,
-        settings=_parse(files["word/settings.xml"]),
+        settings=_parse(files[SETTINGS_PART]),
         slotted=tuple((n, _parse(files[n])) for n in slotted_names),
-        content_types=_parse(files["[Content_Types].xml"]),
-        package_rels=_parse(files["_rels/.rels"]),
+        content_types=_parse(files[CONTENT_TYPES_PART]),
+        package_rels=_parse(files[PACKAGE_RELS_PART]),
         styles={r: getattr(settings.styles, r) for r in STYLE_ROLES},
         page_sizes=settings.page_sizes,
         margins=settings.margins,
@@ -342,12 +305,10 @@ class _Body:
         """A text form field (FORMTEXT) showing its token in the fill-in style, or `value` as
         plain text (still an editable field)."""
         self.keys.append(key)
-        status = f"{label} [{key}]"
-        if len(status) > STATUS_TEXT_LIMIT:
-            status = f"[{key}]"
+        status = status_text(label, key)
         begin = self.field_char(parent, "begin")
         data = etree.SubElement(begin, w("ffData"))
-        etree.SubElement(data, w("name"), {w("val"): FIELD_NAME.format(len(self.keys))})
+        etree.SubElement(data, w("name"), {w("val"): field_name(len(self.keys))})
         etree.SubElement(data, w("enabled"))
         etree.SubElement(data, w("calcOnExit"), {w("val"): "0"})
         etree.SubElement(data, w("statusText"), {w("type"): "text", w("val"): status})
@@ -678,7 +639,7 @@ def _content_types(ref: DocxLayout) -> bytes:
     etree.SubElement(
         root,
         f"{{{CT_NS}}}Override",
-        {"PartName": "/docProps/custom.xml", "ContentType": CUSTOM_CONTENT_TYPE},
+        {"PartName": f"/{CUSTOM_PART}", "ContentType": CUSTOM_CONTENT_TYPE},
     )
     return _xml(root)
 
@@ -692,7 +653,7 @@ def _package_rels(ref: DocxLayout) -> bytes:
     etree.SubElement(
         root,
         f"{{{PKG_REL_NS}}}Relationship",
-        {"Id": f"rId{number}", "Type": REL_CUSTOM, "Target": "docProps/custom.xml"},
+        {"Id": f"rId{number}", "Type": REL_CUSTOM, "Target": CUSTOM_PART},
     )
     return _xml(root)
 
@@ -709,22 +670,22 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
     body.body.append(section)
 
     replaced = {
-        "word/settings.xml": settings_xml(ref, frames, options.form_password),
+        SETTINGS_PART: settings_xml(ref, frames, options.form_password),
         **{name: fill_slots(part, frames) for name, part in ref.slotted},
     }
     properties = (
-        ("ProfileId", frames.profile_id),
-        ("CanonDigest", frames.canon_digest),
-        ("CanonVersion", frames.canon_version),
+        (PROFILE_ID_PROPERTY, frames.profile_id),
+        (CANON_DIGEST_PROPERTY, frames.canon_digest),
+        (CANON_VERSION_PROPERTY, frames.canon_version),
         (FORM_FIELDS_PROPERTY, " ".join(body.keys)),
     )
     parts = [
-        ("[Content_Types].xml", _content_types(ref)),
-        ("_rels/.rels", _package_rels(ref)),
-        ("docProps/core.xml", core_xml(frames, epoch, options.identity)),
-        ("docProps/app.xml", app_xml(options.generator)),
-        ("docProps/custom.xml", custom_xml(properties)),
-        ("word/document.xml", _xml(body.root)),
+        (CONTENT_TYPES_PART, _content_types(ref)),
+        (PACKAGE_RELS_PART, _package_rels(ref)),
+        (CORE_PART, core_xml(frames, epoch, options.identity)),
+        (APP_PART, app_xml(options.generator)),
+        (CUSTOM_PART, custom_xml(properties)),
+        (DOCUMENT_PART, _xml(body.root)),
         *((name, replaced.get(name, data)) for name, data in ref.parts),
     ]
     return zip_bytes(parts, epoch, DOCX_ENTRIES)

@@ -24,29 +24,23 @@ first character.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
 import json
 import re
 from collections.abc import Mapping, Sequence
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 from functools import lru_cache
 from typing import Any, assert_never
 
 from openpyxl import Workbook
-from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import absolute_coordinate, get_column_letter, quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.protection import WorkbookProtection
-from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.protection import SheetProtection
-from openpyxl.writer.excel import ExcelWriter
 
 from pipeline.diagnostics import PacksError
 from pipeline.layout import Layout, RenderOptions, XlsxCheck, XlsxReadme, XlsxSettings
@@ -63,17 +57,29 @@ from pipeline.model import (
     only_placeholders,
     placeholders,
 )
-from pipeline.ooxml.archive import XLSX_ENTRIES, utc_moment, zip_bytes
+from pipeline.ooxml.archive import utc_moment
+from pipeline.ooxml.tracker_contract import (
+    CANON_DIGEST_KEY,
+    CANON_VERSION_KEY,
+    COLUMN_RECORD,
+    FORMAT,
+    FORMAT_KEY,
+    FORMAT_VERSION,
+    FORMAT_VERSION_KEY,
+    GENERATOR_KEY,
+    META_HEADER,
+    META_KEYS,
+    META_RECORD,
+    META_SHEET,
+    PERSONAL_LINES,
+    PROFILE_KEY,
+    ROW_RECORD,
+    Role,
+    defined_name,
+    signature,
+)
+from pipeline.ooxml.xlsx_package import MemoryExcelWriter, PackageParts
 
-#: What the `_meta` sheet says this file is; the reader refuses anything else.
-FORMAT = "jobframe-packs/mbo-tracker"
-#: Bumped when the `_meta` contract changes incompatibly.
-FORMAT_VERSION = 1
-META_SHEET = "_meta"
-#: `_meta` columns. Records: `meta` (name, value); `column` (sheet, title, letter, role as text);
-#: `row` (sheet, row key, row number, signature of its locked text as text, and its open inputs
-#: as a JSON object {column title: placeholder key or ""}).
-META_HEADER = ("record", "sheet", "name", "value", "text", "inputs")
 #: Excel's sheet-name limits.
 SHEET_NAME_MAX = 31
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
@@ -82,18 +88,6 @@ PAPER_SIZES = {"A4": 9, "Letter": 1}
 HEADER_MAX = 250
 #: Excel's tallest row, in points.
 ROW_HEIGHT_MAX = 409.0
-
-
-class Role(StrEnum):
-    """What a column holds; written into `_meta` so the reader knows which cells are inputs."""
-
-    NUMBER = "number"
-    HEADING = "heading"
-    LABEL = "label"
-    TEXT = "text"
-    SOURCE = "source"
-    INPUT = "input"
-    KEY = "key"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,21 +378,6 @@ def sheet_name(title: str, taken: set[str]) -> str:
     return name
 
 
-def defined_name(sheet: str, column: str) -> str:
-    """`MBO_Target`: a workbook name for an input column (letters, digits, `_` only)."""
-    raw = re.sub(r"[^A-Za-z0-9_]+", "_", f"{sheet}_{column}").strip("_")
-    return raw if raw[:1].isalpha() else f"_{raw}"
-
-
-def signature(values: Sequence[object]) -> str:
-    """A digest of a row's locked text: the reader's fallback when a row's key cell is lost.
-
-    A digest, not the text, because canon text may be long and a cell holds 32,767 characters.
-    """
-    text = json.dumps(["" if v is None else str(v) for v in values], ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 # ---------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------
@@ -505,14 +484,6 @@ def _protect(ws: Any, settings: Settings, options: RenderOptions) -> None:
     ws.protection = protection
 
 
-#: The Read me lines of a cycle's personal tracker: label, then the review fields they show.
-PERSONAL_LINES = (
-    ("Employee", ("review.employee",)),
-    ("Manager", ("review.manager",)),
-    ("Review period", ("review.period.start", "review.period.end")),
-)
-
-
 def personal_lines(fields: Mapping[str, str]) -> list[tuple[str, str]]:
     """(label, text) of the Read me's personal lines; a line whose fields are unset is omitted."""
     out = []
@@ -587,7 +558,7 @@ def write_frame_sheet(
         dim.width = col.width
         if col.role is Role.KEY:
             dim.hidden = True
-        meta.append(("column", plan.name, col.title, letters[col.title], col.role.value))
+        meta.append((COLUMN_RECORD, plan.name, col.title, letters[col.title], col.role.value))
     fit_row(ws, 1, [(c.title, c.width) for c in plan.columns], s)
     for r, row in enumerate(plan.rows, 2):
         locked_values: list[object] = []
@@ -608,7 +579,7 @@ def write_frame_sheet(
         held = {title: opened.placeholder_key for title, opened in row.inputs.items()}
         meta.append(
             (
-                "row",
+                ROW_RECORD,
                 plan.name,
                 row.key,
                 r,
@@ -676,62 +647,21 @@ def _validate(
 
 def write_meta(ws: Any, frames: ProfileFrames, options: RenderOptions, records: list[Any]) -> None:
     rows: list[Sequence[object]] = [META_HEADER]
-    rows += [
-        ("meta", "", "format", FORMAT),
-        ("meta", "", "format_version", FORMAT_VERSION),
-        ("meta", "", "profile", frames.profile_id),
-        ("meta", "", "canon_digest", frames.canon_digest),
-        ("meta", "", "canon_version", frames.canon_version),
-        ("meta", "", "generator", options.generator),
-    ]
+    meta: dict[str, object] = {
+        FORMAT_KEY: FORMAT,
+        FORMAT_VERSION_KEY: FORMAT_VERSION,
+        PROFILE_KEY: frames.profile_id,
+        CANON_DIGEST_KEY: frames.canon_digest,
+        CANON_VERSION_KEY: frames.canon_version,
+        GENERATOR_KEY: options.generator,
+    }
+    rows += [(META_RECORD, "", name, meta[name]) for name in META_KEYS]
     rows += records
     for r, values in enumerate(rows, 1):
         for c, value in enumerate(values, 1):
             if value != "":
                 put(ws, r, c, value)
     ws.sheet_state = "veryHidden"
-
-
-class MemoryExcelWriter(ExcelWriter):  # type: ignore[misc]
-    """openpyxl's writer, but each sheet is serialised in memory, not through a temporary file.
-
-    A renderer must not touch the file system, and the temp-file round trip was a fifth of the
-    render time. Mirrors `ExcelWriter.write_worksheet` of openpyxl 3.1 (pinned <3.2).
-    """
-
-    def write_worksheet(self, ws: Any) -> None:
-        ws._drawing = SpreadsheetDrawing()
-        ws._drawing.charts = ws._charts
-        ws._drawing.images = ws._images
-        writer = WorksheetWriter(ws, out=io.BytesIO())
-        writer.write()
-        ws._rels = writer._rels
-        self._archive.writestr(ws.path[1:], writer.read())
-        self.manifest.append(ws)
-
-
-class PackageParts:
-    """The archive `ExcelWriter` writes into: parts kept in memory, zipped once by `package`.
-
-    A zip file would stamp each entry with the current time; here every entry gets the render's
-    timestamp and `[Content_Types].xml` comes first, so the same input gives the same bytes.
-    """
-
-    def __init__(self) -> None:
-        self.parts: dict[str, bytes] = {}
-
-    def writestr(self, name: str, data: str | bytes) -> None:
-        self.parts[name] = data.encode("utf-8") if isinstance(data, str) else data
-
-    def namelist(self) -> list[str]:
-        return list(self.parts)
-
-    def close(self) -> None:
-        """Nothing to flush; `package` builds the zip."""
-
-    def package(self, epoch: int) -> bytes:
-        names = sorted(self.parts, key=lambda n: n != "[Content_Types].xml")
-        return zip_bytes(((name, self.parts[name]) for name in names), epoch, XLSX_ENTRIES)
 
 
 def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> bytes:

@@ -27,9 +27,9 @@ Upgrade checklist: the other private touch points, each guarded or tested where 
   `to_pdf.XhtmlDocument` (guarded below, `private_touch_points`; tests compare bytes);
 - pydyf: the `flate` finisher (`pdf_finish.flate`) compresses `pydyf.Stream` data itself and sets
   its `/Filter`, relying on how pydyf 0.11-0.13 serialises a stream;
-- openpyxl: `to_xlsx.MemoryExcelWriter` (subclasses `openpyxl.writer.excel.ExcelWriter`, writes
-  the package parts itself; also used by `harvest/results`) and the cell style arrays copied
-  through `cell._style` (`to_xlsx`, the style cache), for openpyxl 3.1.
+- openpyxl: `ooxml/xlsx_package.MemoryExcelWriter` (subclasses `openpyxl.writer.excel.ExcelWriter`,
+  writes the package parts itself; used by `to_xlsx`, `harvest/results`, `exchange/workbook`) and
+  the cell style arrays copied through `cell._style` (`to_xlsx`, the style cache), for openpyxl 3.1.
 """
 
 from __future__ import annotations
