@@ -2,12 +2,14 @@
 
 LibreOffice is driven through UNO by Debian's /usr/bin/python3 (python3-uno, installed by
 `tasks.py setup`). The form is typed into through the dispatcher, `.uno:InsertText` (what typing
-in Writer sends), into every form field and into canon text. The tracker's input cells get their
-text as Calc parses typing (`setFormula`), and LibreOffice's own view of the protection is read
-for every cell: `.uno:EnterString` kills LibreOffice 7.4 headless a second after it, on any
-workbook (tests/uno_typist.py `calc`). ONE soffice for the whole module (`tests/uno_typist.py`
-runs a JSON batch); the files it saves are then read back by the harvest and checked by the
-tamper check, as a returned file would be.
+in Writer sends), into every form field and into canon text. The tracker is typed into through
+the dispatcher too, `.uno:EnterString` (what Calc runs when a typed cell is committed), into a
+row of inputs of every sheet and into locked cells; LibreOffice 7.4 headless aborts half a
+second after that (tests/uno_typist.py `keys`), too soon to save, so the tracker that is saved
+and read back gets its text as Calc parses typing (`setFormula`), and the two routes are checked
+to give the same cells. ONE soffice for the module (`tests/uno_typist.py` runs a JSON batch;
+the EnterString job last, as it kills soffice); the files it saves are then read back by the
+harvest and checked by the tamper check, as a returned file would be.
 """
 
 from __future__ import annotations
@@ -113,6 +115,16 @@ def tracker_inputs(data: bytes) -> list[tuple[str, str, str, str]]:
     return out
 
 
+def first_rows(
+    inputs: list[tuple[str, str, str, str]],
+) -> list[tuple[str, str, str, str]]:
+    """The input cells of the first row of each sheet that has inputs: every input column."""
+    rows: dict[str, str] = {}
+    for sheet, _, _, key in inputs:
+        rows.setdefault(sheet, key)
+    return [i for i in inputs if rows[i[0]] == i[3]]
+
+
 def comment(key: str) -> str:
     return f"note for {key} & <team>"
 
@@ -134,13 +146,20 @@ def typed(
     inputs = tracker_inputs(tracker)
     cells = [[s, c, TRACKER_TEXT.get(t) or comment(k)] for s, c, t, k in inputs]
     cells += [[s, c, "EDITED"] for s, c in LOCKED_CELLS]
-    jobs = [
+    (folder / "tracker-keys.xlsx").write_bytes(tracker)
+    keyed = first_rows(inputs)
+    keys = [[s, c, TRACKER_TEXT.get(t) or comment(k)] for s, c, t, k in keyed]
+    keys += [[s, c, "EDITED"] for s, c in LOCKED_CELLS]
+    jobs: list[dict[str, Any]] = [
         {"kind": "writer", "in": "form.docx", "out": "form-typed.docx", "values": values},
         {"kind": "writer", "in": "form.docx", "out": "form-untouched.docx", "values": {}},
         {"kind": "calc", "in": "tracker.xlsx", "out": "tracker-typed.xlsx", "cells": cells},
+        {"kind": "keys", "in": "tracker-keys.xlsx", "cells": keys},  # last: it kills soffice
     ]
     for job in jobs:
-        job["in"], job["out"] = str(folder / job["in"]), str(folder / job["out"])
+        job["in"] = str(folder / job["in"])
+        if "out" in job:
+            job["out"] = str(folder / job["out"])
     done = subprocess.run(
         [python, str(TYPIST), soffice, str(tmp_path_factory.mktemp("lo-profile"))],
         input=json.dumps({"jobs": jobs}),
@@ -150,10 +169,12 @@ def typed(
     )
     if done.returncode != 0:
         pytest.fail(f"the UNO typist failed:\n{done.stdout}\n{done.stderr}")
-    form_report, untouched_report, tracker_report = json.loads(done.stdout)
+    form_report, untouched_report, tracker_report, keys_report = json.loads(done.stdout)
     return {
         "values": values,
         "inputs": inputs,
+        "keyed": keyed,
+        "keys": keys_report,
         "form": form_report,
         "untouched": untouched_report,
         "tracker": tracker_report,
@@ -253,3 +274,31 @@ def test_a_tracker_filled_and_saved_in_libreoffice_reads_back_intact(
         assert values[key][title] == want, (key, title)
     verdict = verify(saved, seed_frames, layout)
     assert verdict.status is Status.INTACT, [c.message() for c in verdict.changes]
+
+
+def test_the_dispatcher_types_into_tracker_inputs_and_not_into_locked_cells(
+    typed: dict[str, Any],
+) -> None:
+    """`.uno:EnterString`, Calc's own commit of a typed cell, with the sheets protected: every
+    input column of every sheet takes the text, parsed as the setFormula route the saved
+    tracker was filled by parses it; a locked cell refuses it and keeps its canon text."""
+    cells = typed["keys"]["cells"]
+    keyed = typed["keyed"]
+    assert {s for s, _, _, _ in keyed} == {s for s, _, _, _ in typed["inputs"]}
+    assert {t for _, _, t, _ in keyed} >= set(TRACKER_TEXT) | {"Comment"}
+    assert [(s, c) for s, c, *_ in cells] == [(s, c) for s, c, _, _ in keyed] + list(LOCKED_CELLS)
+    by_formula = {(s, c): after for s, c, _, _, _, after in typed["tracker"]["cells"]}
+    for (sheet, cell, title, key), (_, _, before, after, value, kind) in zip(
+        keyed, cells, strict=False
+    ):
+        assert after != before, f"{sheet}!{cell} refused typing"
+        assert after == by_formula[(sheet, cell)], (sheet, cell)  # the same cell either way
+        want = TRACKER_VALUE.get(title, comment(key))
+        if isinstance(want, str):
+            assert (kind, after) == ("TEXT", want), (sheet, cell)
+        else:
+            assert kind == "VALUE", (sheet, cell)
+            serial = (want - datetime(1899, 12, 30)).days if isinstance(want, datetime) else want
+            assert value == serial, (sheet, cell)
+    for sheet, cell, before, after, _, kind in cells[len(keyed) :]:
+        assert before and after == before and kind == "TEXT", f"{sheet}!{cell} took typing"
