@@ -7,12 +7,14 @@ handout is the profile pages' business); every download must be its bytes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import os
 import zipfile
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from pathlib import Path
 
 import pytest
@@ -20,9 +22,10 @@ from httpx2 import Response
 from lxml import html as lxml_html
 from starlette.testclient import TestClient
 
-from pipeline.cycle import read_cycle_json
+from pipeline.cycle import check_arguments, read_cycle_json
 from pipeline.serve.accounts import add_user, load_accounts
 from pipeline.serve.app import Site
+from pipeline.serve.jobs import BuildRequest, Workers, run_build
 from tests.adversarial.conftest import CODE_TEXTS
 from tests.conftest import CANON_DIR, FIXED_EPOCH, SEED_ID
 from tests.test_cycle_build import NAME, PERIOD, run_cycle
@@ -816,8 +819,8 @@ def test_a_stopped_server_leaves_no_worker_and_its_build_finishes(
         job = location.rsplit("/", 1)[1]
         status_file = tmp_path / "served-out" / "cycles" / ".builds" / job / "status.json"
         deadline = time.monotonic() + 600
-        # a worker has taken the build (a build still queued when the server stops is lost,
-        # and shows as stopped after a restart)
+        # a worker has taken the build (one still queued when the server stops is marked
+        # stopped: test_a_build_still_queued_at_shutdown_is_marked_stopped)
         while json.loads(status_file.read_bytes())["state"] == "queued":
             assert time.monotonic() < deadline, "no worker took the build"
             time.sleep(0.1)
@@ -832,3 +835,81 @@ def test_a_stopped_server_leaves_no_worker_and_its_build_finishes(
     while any(os.path.exists(f"/proc/{pid}") for pid in workers):
         assert time.monotonic() < deadline, f"workers outlived the server: {workers}"
         time.sleep(0.2)
+
+
+def build_request(site: Site, name: str) -> BuildRequest:
+    job, folder = site.workers.new_job()
+    store = site.store
+    return BuildRequest(
+        job,
+        folder,
+        write_roster(folder / "roster.csv"),
+        site.catalogue.canon,
+        name,
+        check_arguments(name, PERIOD),
+        store.out,
+        store.layout,
+        store.options,
+        store.compose_options,
+        1,
+    )
+
+
+def test_a_build_still_queued_at_shutdown_is_marked_stopped(tmp_path: Path) -> None:
+    import time
+
+    site = make_site(CANON_DIR, tmp_path / "out")
+    workers = Workers(site.store.out, processes=1)
+    site.workers = workers
+    pool = workers.pool()
+    busy = pool.submit(time.sleep, 5)  # the one worker: the build waits behind it
+    request = build_request(site, "dropped")
+    workers.start(request)
+    workers.close(wait=False)
+    status = json.loads((request.folder / "status.json").read_bytes())
+    assert status["state"] == "failed"
+    assert status["message"].startswith("stopped at shutdown")
+    busy.result(timeout=600)
+    # cancelled, or taken from the queue by the worker, which found it dropped and left it
+    with contextlib.suppress(CancelledError):
+        workers.wait(request.job, timeout=600)
+    assert json.loads((request.folder / "status.json").read_bytes()) == status
+    assert not (site.store.out / "cycles" / "dropped").exists()
+    # the next server shows it the same, and so does the page
+    again = Workers(site.store.out)
+    assert again.status(request.job) == status
+    with make_client(make_site(CANON_DIR, tmp_path / "out")) as client:
+        text = main_text(client.get(f"/cycles/new/{request.job}").text)
+    assert "Not built: stopped at shutdown" in text
+
+
+def test_builds_of_a_stopped_server_are_reconciled(tmp_path: Path) -> None:
+    """A restarted server: a build left queued is dropped (no late worker runs it), one whose
+    worker is gone is stopped, one whose worker still runs is running."""
+    site = make_site(CANON_DIR, tmp_path / "out")
+    queued, gone, alive = (build_request(site, n) for n in ("queued", "gone", "alive"))
+    for request, state, pid in (
+        (queued, "queued", None),
+        (gone, "running", 2**22 + 1),  # above Linux's largest pid: no such process
+        (alive, "running", os.getpid()),
+    ):
+        status = {"job": request.job, "cycle": request.name, "period": PERIOD, "state": state}
+        status |= {"done": 0, "total": 3, "message": "", "problems": []}
+        if pid is not None:
+            status["pid"] = pid
+            (request.folder / "claimed").write_text("worker\n")
+        (request.folder / "status.json").write_text(json.dumps(status))
+    restarted = Workers(site.store.out)
+    first = restarted.status(queued.job)
+    assert first is not None and first["state"] == "failed"
+    assert first["message"].startswith("stopped at shutdown")
+    assert json.loads((queued.folder / "status.json").read_bytes()) == first
+    run_build(queued)  # a worker that would take it late finds it taken
+    assert json.loads((queued.folder / "status.json").read_bytes()) == first
+    assert not (site.store.out / "cycles" / "queued").exists()
+    stopped = restarted.status(gone.job)
+    assert stopped is not None and stopped["state"] == "failed"
+    assert stopped["message"].startswith("stopped: its worker process ended")
+    assert json.loads((gone.folder / "status.json").read_bytes())["state"] == "failed"
+    running = restarted.status(alive.job)
+    assert running is not None and running["state"] == "running"

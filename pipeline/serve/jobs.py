@@ -9,6 +9,12 @@ atomically, which the status page and its JSON endpoint read: a reload, or anoth
 same state. A job folder holds the roster under a name the server chose (`roster.csv` or
 `roster.xlsx`), never the client's.
 
+A build is taken by whoever creates its `claimed` file first (`claim`): the worker about to run
+it, or a server dropping it (one that stops while the build still waits for a worker, or one that
+finds such a build of a stopped server): a dropped build says so in its status ("stopped at
+shutdown") and no worker runs it later. A build a worker took and whose worker is gone (killed
+with its server) is shown as stopped too; one whose worker still runs shows as running.
+
 A harvest is `packs harvest CYCLE_DIR RETURNED...`'s work (`pipeline.harvest.collect`,
 `pipeline.harvest.results`) over the files uploaded into `CYCLE/returns/files/`, each shown
 under the name the client gave it (as text) but stored under a random one.
@@ -44,6 +50,11 @@ from pipeline.render import get_format
 CYCLE_FORMATS = ("docx", "xlsx", "pdf")
 BUILDS = ".builds"
 STATUS = "status.json"
+CLAIM = "claimed"
+STOPPED_QUEUED = (
+    "stopped at shutdown: the server stopped before a worker started this build; start it again"
+)
+STOPPED_RUNNING = "stopped: its worker process ended before the build did; start it again"
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 ROSTER_SUFFIXES = (".csv", ".xlsx")
 #: Where a cycle's uploads, their index and the harvest's outputs live.
@@ -144,10 +155,23 @@ def _watch_the_server() -> None:
     threading.Thread(target=watch, name="watch-the-server", daemon=True).start()
 
 
+def claim(folder: Path, by: str) -> bool:
+    """Take the build of a job folder (True) unless another took it first (False)."""
+    try:
+        fd = os.open(folder / CLAIM, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as fh:
+        fh.write(by + "\n")
+    return True
+
+
 def run_build(request: BuildRequest) -> None:
-    """The worker's side of a cycle build; every outcome ends in the status file."""
+    """The worker's side of a cycle build; every outcome ends in the status file. A build its
+    server dropped (`claim`) is left as it is."""
     with _BUSY:
-        _run_build(request)
+        if claim(request.folder, f"worker {os.getpid()}"):
+            _run_build(request)
 
 
 def _run_build(request: BuildRequest) -> None:
@@ -160,6 +184,7 @@ def _run_build(request: BuildRequest) -> None:
         "total": 0,
         "message": "",
         "problems": [],
+        "pid": os.getpid(),
     }
     write_json(request.folder / STATUS, status)
     try:
@@ -438,9 +463,12 @@ class Workers:
         if status.get("state") in FINAL:
             return status
         future = self._futures.get(job)
-        if future is None:
-            status["state"] = State.FAILED
-            status["message"] = "the server stopped before this build finished; start it again"
+        if future is None:  # a build of a server that stopped
+            if status.get("state") == State.QUEUED:
+                return self._drop(job, STOPPED_QUEUED) or status
+            if not _alive(status.get("pid")):
+                status |= {"state": State.FAILED, "message": STOPPED_RUNNING}
+                write_json(self.builds / job / STATUS, status)
         elif future.done() and future.exception() is not None:
             status["state"] = State.FAILED
             status["message"] = f"the build's worker process failed: {future.exception()}"
@@ -458,13 +486,44 @@ class Workers:
     def harvest(self, request: HarvestRequest) -> Future[dict[str, Any]]:
         return self.pool().submit(run_harvest, request)
 
+    def _drop(self, job: str, message: str) -> dict[str, Any] | None:
+        """Take a build no worker has taken, and record why it will not run; its new status,
+        or None when a worker had taken it."""
+        folder = self.builds / job
+        if not claim(folder, f"server {os.getpid()}"):
+            return None
+        try:
+            status = dict(json.loads((folder / STATUS).read_bytes()))
+        except (OSError, ValueError):
+            status = {"job": job, "cycle": "?", "period": "", "done": 0, "total": 0}
+        status |= {"state": State.FAILED, "message": message, "problems": []}
+        write_json(folder / STATUS, status)
+        return status
+
     def close(self, wait: bool = True) -> None:
-        """End the pool (queued work is cancelled). Without `wait`, a running build goes on in
-        its worker, which exits when it is done (`_watch_the_server`)."""
+        """End the pool (queued work is cancelled, and a build no worker took yet is marked
+        stopped). Without `wait`, a running build goes on in its worker, which exits when it is
+        done (`_watch_the_server`)."""
         with self._lock:
             if self._pool is not None:
                 self._pool.shutdown(wait=wait, cancel_futures=True)
                 self._pool = None
+            for job, future in self._futures.items():
+                if not future.done() or future.cancelled():
+                    self._drop(job, STOPPED_QUEUED)
+
+
+def _alive(pid: object) -> bool:
+    """Whether a worker's process id (as its status records it) is a running process."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def shown_name(name: str | None, fallback: str) -> str:
