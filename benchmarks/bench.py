@@ -3,8 +3,10 @@
 Generates a synthetic canon (fixed seed, realistic sizes) in a temporary folder outside the
 repository and reports medians over repeats taken in one run: per-profile time per format, whole
 packs at --jobs 1 and --jobs 2, a no-op rebuild, peak memory, the pipeline's overhead over the bare
-library calls on the same content, and the route a docxtpl user takes (fill a DOCX, convert it
-with LibreOffice in one batch) side by side. Numbers only mean something on a quiet machine.
+library calls on the same content, the route of a user who keeps our review form and lets
+LibreOffice convert the forms to PDF in one batch, and the route a docxtpl user takes (fill a
+DOCX, convert it with LibreOffice in one batch) side by side. Numbers only mean something on a
+quiet machine.
 """
 
 from __future__ import annotations
@@ -767,7 +769,7 @@ def _office_route(
     """Both steps of the route in fresh processes, as a user runs them (and as `packs build`
     runs): the fill script (`fill_route`: start-up, imports and reading the canon included),
     then one soffice call for all the files."""
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    soffice = _soffice()
     if soffice is None:
         return "not measured: LibreOffice (soffice) is not installed"
     slug = route.name.replace(" ", "-")
@@ -793,27 +795,11 @@ def _office_route(
         if filling.returncode != 0 or not all(path.is_file() for path in paths):
             return f"not measured: the {route.name} fill failed: {filling.stderr[-300:]}"
         children = filled_cpu
-        done = subprocess.run(
-            [
-                soffice,
-                f"-env:UserInstallation=file://{profile}",
-                "--headless",
-                "--norestore",
-                "--convert-to",
-                "pdf",
-                "--outdir",
-                str(folder / "pdf"),
-                *map(str, paths),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=3600,
-            env={**os.environ, "HOME": str(profile)},
-        )
+        failed = _soffice_pdfs(soffice, profile, paths, folder / "pdf")
         converted = time.perf_counter()
+        if failed:
+            return f"not measured: {failed}"
         made = sorted((folder / "pdf").glob("*.pdf"))
-        if done.returncode != 0 or len(made) != len(paths):
-            return f"not measured: LibreOffice failed ({done.returncode}): {done.stderr[-300:]}"
         if repeat:
             result.fill.append(filled - start)
             result.convert.append(converted - filled)
@@ -825,6 +811,140 @@ def _office_route(
             if problem:
                 return f"not measured: the {route.name} route {problem}"
     return result
+
+
+def _soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def _soffice_pdfs(soffice: str, profile: Path, paths: Sequence[Path], outdir: Path) -> str | None:
+    """One soffice call converting all of `paths` to PDF in `outdir`; why it failed, or None."""
+    done = subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation=file://{profile}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(outdir),
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env={**os.environ, "HOME": str(profile)},
+    )
+    if done.returncode != 0 or len(list(outdir.glob("*.pdf"))) != len(paths):
+        return f"LibreOffice failed ({done.returncode}): {done.stderr[-300:]}"
+    return None
+
+
+def _own_form_route(
+    canon: Path,
+    frames_list: Sequence[ProfileFrames],
+    work: Path,
+    jobs: int,
+    plan: Plan,
+    env: dict[str, str],
+) -> RouteResult | str:
+    """The route of a user who keeps our review form and lets LibreOffice make the PDF: a fresh
+    `packs build --formats docx --jobs JOBS` (as a user runs it), then one soffice call that
+    converts every form to PDF. `fill` holds the build, `convert` the conversion."""
+    soffice = _soffice()
+    if soffice is None:
+        return "not measured: LibreOffice (soffice) is not installed"
+    profile = work / "lo-profile"
+    result = RouteResult(count=len(frames_list))
+    for repeat in range(plan.repeats + 1):  # the first round warms LibreOffice's user profile
+        out, pdfs = work / f"own-form-{repeat}", work / f"own-form-{repeat}-pdf"
+        pdfs.mkdir(parents=True)
+        wait_idle(plan.wait_idle)
+        built = run_sampled(_build_cmd(canon, out, jobs, "--force", "--formats", "docx"), env)
+        paths = sorted(out.glob("*/*.review-form.docx"))
+        if built.code != 0 or len(paths) != result.count:
+            return f"not measured: `packs build --formats docx` failed: {built.stderr[-300:]}"
+        start, start_cpu = time.perf_counter(), _children_cpu()
+        failed = _soffice_pdfs(soffice, profile, paths, pdfs)
+        converted, converted_cpu = time.perf_counter(), _children_cpu()
+        if failed:
+            return f"not measured: {failed}"
+        made = sorted(pdfs.glob("*.pdf"))
+        if repeat:
+            result.fill.append(built.seconds)
+            result.fill_cpu.append(built.cpu)
+            result.convert.append(converted - start)
+            result.convert_cpu.append(converted_cpu - start_cpu)
+        else:
+            result.pages = [_pdf_pages(path) for path in made]
+            problem = _route_problem(made[0], frames_list[0])
+            if problem:
+                return f"not measured: the own-form route {problem}"
+    return result
+
+
+def _versus_own_form(
+    say: Report,
+    plan: Plan,
+    work: Path,
+    canon: Path,
+    jobs: int,
+    env: dict[str, str],
+    ours: Sequence[Run],
+    names: str,
+) -> None:
+    """Our packs against LibreOffice converting our own review forms, on the same profiles."""
+    say("## Versus LibreOffice converting our review form (one soffice call for all forms)")
+    say()
+    if not plan.office:
+        say("Not measured (--no-office or --quick).")
+        say()
+        return
+    loaded = load_canon(canon)
+    frames_list = [compose_profile(p, loaded.digest(p.id)) for p in loaded.profiles]
+    route = _own_form_route(canon, frames_list, work, jobs, plan, env)
+    if isinstance(route, str):
+        say(route)
+        say()
+        return
+    count = route.count
+    per_pdf = _median(route.convert) / count
+    ours_wall = _median([r.seconds for r in ours]) / count
+    ours_cpu = _median([r.cpu for r in ours]) / count
+    say.table(
+        ("route", "files per profile", "wall per pack", "CPU per pack"),
+        [
+            (
+                f"`packs build --formats docx --jobs {jobs}`, then one soffice call for {count} "
+                f"forms (PDF median {_median(route.pages):g} pages)",
+                "DOCX + PDF",
+                _ms(route.wall()),
+                _ms(route.cpu()),
+            ),
+            (
+                "of which LibreOffice alone (per PDF)",
+                "PDF",
+                _ms(per_pdf),
+                _ms(_median(route.convert_cpu) / count),
+            ),
+            ("`packs build --jobs 2` (all formats, above)", names, _ms(ours_wall), _ms(ours_cpu)),
+        ],
+    )
+    say(
+        f"Split per pack: our DOCX build {_ms(_median(route.fill) / count)} wall "
+        f"({_ms(_median(route.fill_cpu) / count)} CPU, a fresh process, start-up included), "
+        f"LibreOffice {_ms(per_pdf)} wall ({_ms(_median(route.convert_cpu) / count)} CPU) per "
+        "PDF, converting the forms one after another on one core."
+    )
+    say()
+    say(
+        f"Ratio ours / LibreOffice (above 1 means we are slower): `packs build --jobs 2`, all "
+        f"four formats, {_ms(ours_wall)} per pack against LibreOffice's {_ms(per_pdf)} per PDF: "
+        f"**{ours_wall / per_pdf:.2f}×**; against the whole route (our DOCX build and the "
+        f"conversion, {_ms(route.wall())} per pack): {ours_wall / route.wall():.2f}×."
+    )
+    say()
 
 
 def _route_problem(pdf: Path, frames: ProfileFrames) -> str | None:
@@ -961,7 +1081,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="M",
-        help="profiles in the --jobs 1 / --jobs 2 builds and the docxtpl route (min(N, 60))",
+        help="profiles in the --jobs 1 / --jobs 2 builds and the LibreOffice routes (min(N, 60))",
     )
     p.add_argument(
         "--per-format",
@@ -1263,6 +1383,9 @@ def _bench(say: Report, work: Path, plan: Plan) -> None:
             ("build report", full.stdout.strip()),
         ],
     )
+
+    # LibreOffice converting our own review forms, against our packs of the same profiles.
+    _versus_own_form(say, plan, work, sample_canon, jobs, env, runs[2], names)
 
     # The docxtpl user's route, side by side with ours on the same profiles and deliverables.
     say("## Versus the docxtpl route (fill a DOCX, LibreOffice batch conversion to PDF)")

@@ -679,7 +679,7 @@ def test_report_line_sets_the_exit_code() -> None:
 @pytest.mark.slow
 @pytest.mark.office
 def test_bench_quick_smoke(tmp_path: Path) -> None:
-    """A quick run through every section, the LibreOffice route included where it exists."""
+    """A quick run through every section, the LibreOffice routes included where they exist."""
     report = tmp_path / "bench.md"
     office = shutil.which("soffice") is not None or shutil.which("libreoffice") is not None
     done = subprocess.run(
@@ -709,12 +709,18 @@ def test_bench_quick_smoke(tmp_path: Path) -> None:
         assert heading in text
     assert "Scaling --jobs 2 / --jobs 1" in text
     assert "no-op rebuild" in text
+    own = text[text.index("## Versus LibreOffice converting our review form") :]
+    own = own[: own.index("## Versus the docxtpl route")]
     if office:
+        for row in ("`packs build --formats docx --jobs", "of which LibreOffice alone (per PDF)"):
+            assert row in own, own
+        assert re.search(r"all four formats, .* per PDF: \*\*\d+\.\d\d×\*\*", own), own
         route = text[text.index("## Versus the docxtpl route") :]
         for row in ("docxtpl: fill", "python-docx table: fill", "--formats docx,pdf --jobs 1"):
             assert row in route
         assert re.search(r"wall per pack \*\*\d+\.\d\d×\*\*", route), route
     else:
+        assert "Not measured (--no-office or --quick)." in own
         assert "Not measured (--no-office or --quick)." in text
 
 
