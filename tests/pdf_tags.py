@@ -35,6 +35,7 @@ class Element:
     parent: Element | None = None
     attributes: dict[str, object] = field(default_factory=dict)
     mcid_pages: dict[int, int] = field(default_factory=dict)  # MCID -> page of a kid MCID
+    said_parent: Key | None = None  # the element's /P, the parent it names (14.7.2)
 
     def walk(self) -> Iterator[Element]:
         yield self
@@ -191,6 +192,8 @@ def read(path: Path) -> Tagged:
             None if pg is None else page_numbers[_key(pg)],
             parent=parent,
         )
+        if "/P" in node:
+            element.said_parent = _key(node.P)
         for name in ("/ID", "/A", "/Alt", "/ActualText", "/T", "/Lang"):
             if name in node:
                 element.attributes[name] = node[name]

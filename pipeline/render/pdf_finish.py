@@ -1,6 +1,7 @@
 """The handout's finisher (WeasyPrint's `finisher` hook, after layout and drawing, before pydyf
-writes the file): the tag tree corrected (`retag`; `word_breaks`, with the boxes each MCID marks
-noted while drawing by `install_box_notes`), then every stream compressed once (`flate`).
+writes the file): the tag tree corrected (`join_pieces`, with the HTML element of each structure
+element noted by `weasyprint70.tag_origins`; `retag`; `word_breaks`, with the box each MCID marks
+noted by `weasyprint70.box_notes`), then every stream compressed once (`flate`).
 tests/test_pdf_tags.py checks the tags, tests/test_pdf.py the bytes.
 """
 
@@ -15,10 +16,9 @@ from typing import Any, Literal
 # The speed-ups package imports WeasyPrint first (its libraries looked up in the linker cache).
 from pipeline.render import weasyprint70  # noqa: F401  # isort: skip
 import pydyf
-import weasyprint.pdf.stream
 from weasyprint.formatting_structure import boxes
 
-from pipeline.render.weasyprint70.upstream import unchanged
+from pipeline.render.weasyprint70 import box_notes, tag_origins
 
 PartLayout = Literal["goal", "results", "table", "group"]
 
@@ -122,46 +122,203 @@ def retag(pdf: pydyf.PDF, link_contents: Mapping[str, str]) -> None:
             page_nums[mcid] = b"null"
 
 
-#: WeasyPrint 70's `Stream.marked` (the marked content of a box's text), as read for
-#: `_remember_boxes`; sha256 of its source, so another WeasyPrint turns the wrapper off.
-_MARKED = weasyprint.pdf.stream.Stream.marked
-MARKED_SOURCE = "3fa3acacbbf66422e7b0de4346b6eaf638657280a0f62c73172e3c445b888692"
-#: Stream attribute: MCID -> the box whose content it marks (set by `_remember_boxes`).
-_BOXES = "_packs_marked_boxes"
+def _element(pdf: pydyf.PDF, kid: object) -> pydyf.Dictionary | None:
+    """The structure element a /K entry refers to (None for an MCID, an MCR or an OBJR)."""
+    if not isinstance(kid, bytes):
+        return None
+    obj = _object(pdf, kid)
+    is_element = isinstance(obj, pydyf.Dictionary) and obj.get("Type") == "/StructElem"
+    return obj if is_element else None
 
 
-def _remember_boxes(self: Any, box: Any, tag: str) -> Any:
-    """`Stream.marked`, noting which box each MCID marks (WeasyPrint forgets it once tagged)."""
-    if self._tags is not None:
-        self.__dict__.setdefault(_BOXES, {})[len(self._tags)] = box
-    return _MARKED(self, box, tag)
+def _cells(pdf: pydyf.PDF, element: pydyf.Dictionary) -> Iterator[pydyf.Dictionary]:
+    """The TH elements under `element`, in tree order."""
+    for kid in element["K"]:
+        child = _element(pdf, kid)
+        if child is not None:
+            if child["S"] == "/TH":
+                yield child
+            yield from _cells(pdf, child)
 
 
-def install_box_notes() -> bool:
-    """Put `_remember_boxes` in place (once per process), only on the WeasyPrint read against."""
-    if unchanged({"Stream.marked": _MARKED}, {"Stream.marked": MARKED_SOURCE}):
-        weasyprint.pdf.stream.Stream.marked = _remember_boxes
-    return weasyprint.pdf.stream.Stream.marked is _remember_boxes
+class _Pieces:
+    """`join_pieces`' state: which element each piece went into, which header IDs were dropped."""
+
+    def __init__(self, pdf: pydyf.PDF, origins: Mapping[int, tag_origins.Origin]) -> None:
+        self.pdf = pdf
+        self.origins = origins
+        self.pages = {page.reference: n for n, page in enumerate(_dictionaries(pdf, "/Page"))}
+        self.moved: dict[bytes, bytes] = {}  # a piece -> the first piece, which took its kids
+        self.ids: dict[str, str] = {}  # a repeated header cell's /ID -> the first header's
+
+    def join(self, element: pydyf.Dictionary) -> list[pydyf.Dictionary]:
+        """Join the consecutive pieces among `element`'s kids; its kid elements that have kids
+        of their own after that."""
+        kept = pydyf.Array()
+        parents: list[pydyf.Dictionary] = []
+        last: tuple[pydyf.Dictionary, tuple[int, str], int] | None = None
+        heads: dict[tuple[int, str], pydyf.Dictionary] = {}
+        seen: set[tuple[int, str]] = set()
+        for kid in element["K"]:
+            child = _element(self.pdf, kid)
+            origin = None if child is None else self.origins.get(child.number)
+            if child is None or origin is None:
+                kept.append(kid)
+                if child is not None and any(isinstance(k, bytes) for k in child["K"]):
+                    parents.append(child)
+                last = None
+                continue
+            key, page = origin.key, self.pages.get(child["Pg"], -1)
+            if last is not None and last[1] == key and page >= last[2]:
+                self.absorb(last[0], child)
+                last = (last[0], key, page)
+                continue
+            if key in seen and not self.holds_content(child):
+                # An item's piece, left empty on a page where only its nested list goes on
+                # (WeasyPrint puts a nested list after its item, 14.8.4.3.3): the list's
+                # pieces then meet.
+                child["K"] = pydyf.Array()
+                continue
+            seen.add(key)
+            if element["S"] == "/Table" and child["S"] == "/THead" and key in heads:
+                self.drop_repeated_header(heads[key], child)
+                continue
+            if child["S"] == "/THead":
+                heads[key] = child
+            kept.append(kid)
+            parents.append(child)
+            last = (child, key, page)
+        element["K"] = kept
+        return parents
+
+    def holds_content(self, element: pydyf.Dictionary) -> bool:
+        """Whether `element` or an element under it marks content or refers to an annotation."""
+        for kid in element["K"]:
+            child = _element(self.pdf, kid)
+            if child is None or self.holds_content(child):
+                return True
+        return False
+
+    def absorb(self, first: pydyf.Dictionary, piece: pydyf.Dictionary) -> None:
+        """`piece`'s kids appended to `first`'s; its MCIDs as marked-content references to its
+        page (14.7.4.2)."""
+        for kid in piece["K"]:
+            if isinstance(kid, int):
+                mcr = {"Type": "/MCR", "Pg": piece["Pg"], "MCID": kid}
+                first["K"].append(pydyf.Dictionary(mcr))
+                continue
+            child = _element(self.pdf, kid)
+            if child is not None:
+                child["P"] = first.reference
+            first["K"].append(kid)
+        piece["K"] = pydyf.Array()
+        self.moved[piece.reference] = first.reference
+
+    def drop_repeated_header(self, first: pydyf.Dictionary, repeat: pydyf.Dictionary) -> None:
+        """A table header repeated on a later page leaves the tree (`retag` makes its content
+        a pagination artifact); the cells below it name the first header's cells instead."""
+        for cell, repeated in zip(_cells(self.pdf, first), _cells(self.pdf, repeat), strict=False):
+            if "ID" in cell and "ID" in repeated:
+                self.ids[repeated["ID"].string] = cell["ID"].string
+        for repeated in _cells(self.pdf, repeat):
+            repeated.pop("ID", None)
+
+    def repoint(self, root: pydyf.Dictionary) -> None:
+        """The parent tree and the cells' /Headers follow the joined pieces."""
+        nums = _object(self.pdf, root["ParentTree"])["Nums"]
+        for index in range(1, len(nums), 2):
+            value = nums[index]
+            if isinstance(value, pydyf.Array):
+                nums[index] = pydyf.Array([self.moved.get(ref, ref) for ref in value])
+            elif isinstance(value, bytes):
+                nums[index] = self.moved.get(value, value)
+        if not self.ids:
+            return
+        for element in _dictionaries(self.pdf, "/StructElem"):
+            attributes = element.get("A")
+            if isinstance(attributes, pydyf.Dictionary) and "Headers" in attributes:
+                attributes["Headers"] = pydyf.Array(
+                    pydyf.String(self.ids.get(h.string, h.string)) for h in attributes["Headers"]
+                )
+
+
+def join_pieces(pdf: pydyf.PDF) -> None:
+    """One structure element per HTML element, whatever the page and line breaks.
+
+    WeasyPrint 70 tags page by page, so an element laid out on two pages is two sibling
+    elements, and so are its ancestors (its issues 2902/2903): a section read as two, the second
+    starting without its heading; a list of 25 items as lists of 5 and 20. An inline element
+    that wraps is one element per line (a link of three lines: three `Link`s). Here, with the
+    HTML element of each structure element noted by `weasyprint70.tag_origins`, consecutive
+    siblings from the same HTML element become the first of them (its kids, then theirs; the
+    MCIDs of another page as marked-content references), top-down, so the pieces of their kids
+    meet and join in turn. A table header repeated on each page (`thead` as a
+    table-header-group) is tagged once, on its first page; its repeats leave the tree. Run
+    before `retag`, which makes the content of elements left out of the tree artifacts.
+    """
+    origins = tag_origins.origins(pdf)
+    roots = _dictionaries(pdf, "/StructTreeRoot")
+    if not origins or not roots:
+        return
+    (root,) = roots
+    pieces = _Pieces(pdf, origins)
+    stack = [e for e in (_element(pdf, ref) for ref in root["K"]) if e is not None]
+    while stack:
+        stack.extend(pieces.join(stack.pop()))
+    if pieces.moved or pieces.ids:
+        pieces.repoint(root)
 
 
 def _collapsed(text: str) -> str:
     return re.sub(r"[ \t\n\r\f]+", " ", text)
 
 
+def _line_blocks(box: Any) -> Iterator[Any]:
+    """Every block under `box` that holds lines (margin boxes aside), in document order."""
+    if isinstance(box, boxes.MarginBox):
+        return
+    children = getattr(box, "children", None) or ()
+    if box.element is not None and any(isinstance(c, boxes.LineBox) for c in children):
+        yield box
+    for child in children:
+        if not isinstance(child, boxes.LineBox):
+            yield from _line_blocks(child)
+
+
+def _lines(block: Any) -> list[Any]:
+    return [child for child in block.children if isinstance(child, boxes.LineBox)]
+
+
+def _source(block: Any) -> str:
+    return _collapsed("".join(block.element.itertext()))
+
+
 def _wrapped_lines(box: Any) -> Iterator[tuple[Any, Any, str]]:
     """(last text box of a line, first text box of the next line, the block's source text) for
     every line of every block under `box` that another line of the same block follows."""
-    children = getattr(box, "children", None) or ()
-    lines = [child for child in children if isinstance(child, boxes.LineBox)]
-    if len(lines) > 1 and box.element is not None:
-        source = _collapsed("".join(box.element.itertext()))
-        for line, following in itertools.pairwise(lines):
-            last, first = _edge_text(line, -1), _edge_text(following, 0)
+    for block in _line_blocks(box):
+        lines = _lines(block)
+        if len(lines) > 1:
+            source = _source(block)
+            for line, following in itertools.pairwise(lines):
+                last, first = _edge_text(line, -1), _edge_text(following, 0)
+                if last is not None and first is not None:
+                    yield last, first, source
+
+
+def _page_break_lines(page: Any, following: Any) -> Iterator[tuple[Any, Any, str]]:
+    """The same for a block that a page break splits: (last text box of its last line on
+    `page`, first text box of its first line on the `following` page, its source text)."""
+    ends = {(id(b.element), b.element_tag): b for b in _line_blocks(page)}  # the last of each
+    starts: dict[tuple[int, str], Any] = {}
+    for block in _line_blocks(following):
+        starts.setdefault((id(block.element), block.element_tag), block)
+    for key, block in ends.items():
+        continued = starts.get(key)
+        if continued is not None:
+            last, first = _edge_text(_lines(block)[-1], -1), _edge_text(_lines(continued)[0], 0)
             if last is not None and first is not None:
-                yield last, first, source
-    for child in children:
-        if not isinstance(child, boxes.LineBox):
-            yield from _wrapped_lines(child)
+                yield last, first, _source(block)
 
 
 def _edge_text(line: Any, end: int) -> Any:
@@ -180,19 +337,24 @@ def word_breaks(document: Any, pdf: pydyf.PDF) -> None:
     where the page shows "the / portfolio". ISO 32000-1 14.8.2.5 wants the space in the text:
     the Span of a line's last words gets `/ActualText` = its text and a space, where the block's
     own text has that space between this line's end and the next line's start (a break after a
-    hyphen, a dash or an invisible break point had none, and gets none).
+    hyphen, a dash or an invisible break point had none, and gets none). The same where a page
+    break splits a block.
     """
-    if not install_box_notes():
+    if not box_notes.installed():
         return
     pages = _dictionaries(pdf, "/Page")
     roots = _dictionaries(pdf, "/StructTreeRoot")
     if not roots or len(pages) != len(document.pages):
         return
     nums = _object(pdf, roots[0]["ParentTree"])["Nums"]
-    for number, (page, laid_out) in enumerate(zip(pages, document.pages, strict=True)):
-        marks = getattr(_object(pdf, page["Contents"]), _BOXES, {})
+    page_boxes = [laid_out._page_box for laid_out in document.pages]
+    for number, (page, page_box) in enumerate(zip(pages, page_boxes, strict=True)):
+        marks = box_notes.marks(_object(pdf, page["Contents"]))
         mcids = {id(box): mcid for mcid, box in marks.items()}
-        for last, first, source in _wrapped_lines(laid_out._page_box):
+        breaks = (
+            _page_break_lines(page_box, page_boxes[number + 1]) if number + 1 < len(pages) else ()
+        )
+        for last, first, source in itertools.chain(_wrapped_lines(page_box), breaks):
             mcid = mcids.get(id(last))
             tail, head = _collapsed(last.text)[-20:], _collapsed(first.text).lstrip(" ")[:20]
             if mcid is None or tail.endswith(" ") or f"{tail} {head}" not in source:
@@ -201,10 +363,39 @@ def word_breaks(document: Any, pdf: pydyf.PDF) -> None:
             element = _object(pdf, reference) if reference != b"null" else None
             if element is not None and list(element["K"]) == [mcid]:
                 element["ActualText"] = pydyf.String(last.text + " ")
+            elif element is not None:
+                # A Link holds its lines' MCIDs itself: the line's words become a Span of it.
+                kids = element["K"]
+                index = next(
+                    (i for i, kid in enumerate(kids) if _marks(kid, mcid, page.reference)), None
+                )
+                if index is None:
+                    continue
+                span = pydyf.Dictionary(
+                    {
+                        "Type": "/StructElem",
+                        "S": "/Span",
+                        "K": pydyf.Array([mcid]),
+                        "Pg": page.reference,
+                        "P": element.reference,
+                        "ActualText": pydyf.String(last.text + " "),
+                    }
+                )
+                pdf.add_object(span)
+                kids[index] = span.reference
+                nums[2 * number + 1][mcid] = span.reference
+
+
+def _marks(kid: object, mcid: int, page: bytes) -> bool:
+    """Whether a /K entry is MCID `mcid` (of `page`, for a marked-content reference)."""
+    if isinstance(kid, pydyf.Dictionary) and kid.get("Type") == "/MCR":
+        return bool(kid["MCID"] == mcid and kid["Pg"] == page)
+    return isinstance(kid, int) and kid == mcid
 
 
 def finish(document: object, pdf: pydyf.PDF, link_contents: Mapping[str, str]) -> None:
     """WeasyPrint's finisher: the tag tree corrected, then every stream compressed."""
+    join_pieces(pdf)
     retag(pdf, link_contents)
     word_breaks(document, pdf)
     flate(document, pdf)

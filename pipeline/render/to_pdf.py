@@ -16,7 +16,7 @@ A layout may also replace WeasyPrint's HTML user-agent stylesheet with a cut-dow
 WeasyPrint 70's costs are worked around by the speed-ups of `weasyprint70` (its docstring lists
 them, the switch, and every private touch point), put in place around each render only
 (`RenderOptions.speedups`). None changes a byte; tests/test_pdf.py renders with and without each.
-The finisher (`pdf_finish`) corrects WeasyPrint's tag tree (`retag`, `word_breaks`;
+The finisher (`pdf_finish`) corrects WeasyPrint's tag tree (`join_pieces`, `retag`, `word_breaks`;
 tests/test_pdf_tags.py) before it compresses the streams (`flate`).
 """
 
@@ -60,7 +60,7 @@ from pipeline.model import (
     placeholders,
 )
 from pipeline.ooxml.archive import iso_utc, utc_moment
-from pipeline.render.pdf_finish import finish, install_box_notes
+from pipeline.render.pdf_finish import finish
 from pipeline.render.to_json import frames_json
 from pipeline.render.user_agent import UserAgent
 
@@ -321,7 +321,6 @@ def _typesetter(layout: Layout, page_size: str) -> Typesetter:
             f"{layout.root / 'layout.yaml'}: handout.page_sizes has no size '{page_size}' "
             f"(known: {', '.join(sizes)})"
         )
-    install_box_notes()  # which box each MCID marks, for `word_breaks` (before any drawing)
     fetcher = LayoutFetcher(layout.root)
     fonts = FontConfiguration()
     stylesheet = layout.path(conf.stylesheet)
@@ -474,6 +473,8 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
     handout = document(frames, typeset, options)
     link_contents = {s.anchor: s.frame.title for s in sections(frames)}
     variant = typeset.settings.pdf_variant
+    if variant is not None and variant.startswith("pdf/ua") and not weasyprint70.fixes_apply():
+        variant = None  # the tag tree would be WeasyPrint 70's own (said once, StaleSpeedUp)
     with weasyprint70.patched(options.speedups):
         pdf: bytes = handout.write_pdf(
             stylesheets=list(typeset.stylesheets),

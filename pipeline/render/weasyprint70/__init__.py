@@ -1,30 +1,35 @@
 """Every place the product reaches into a library's internals, in one home (WeasyPrint 70).
 
-The speed-ups replace WeasyPrint 70 code while a handout is laid out and drawn. None changes a
-byte (tests/test_pdf.py renders every bundled handout with and without each; a build with them
-off gives the same packs, tests/test_build.py). They are one registry (`PATCHES`: name, applies,
-install, uninstall), applied by `patched()` around each render, not process-wide, with one guard
-policy and one off switch:
-- `target_counters`: the contents' page numbers lay page 1 out twice, not three times;
-- `glyph_runs`: lines are written into the PDF with their glyphs read in bulk (WeasyPrint's
-  `draw_first_line`, copied: that file carries WeasyPrint's licence notice);
-- `kept_layouts`: a line is drawn with the Pango layout it was fitted with, not a rebuilt one.
+Two registries of patches to WeasyPrint 70 code, applied by `patched()` around each render, not
+process-wide, with one guard policy:
+- `PATCHES`, the speed-ups. None changes a byte (tests/test_pdf.py renders every bundled handout
+  with and without each; a build with them off gives the same packs, tests/test_build.py):
+  - `target_counters`: the contents' page numbers lay page 1 out twice, not three times;
+  - `glyph_runs`: lines are written into the PDF with their glyphs read in bulk (WeasyPrint's
+    `draw_first_line`, copied: that file carries WeasyPrint's licence notice);
+  - `kept_layouts`: a line is drawn with the Pango layout it was fitted with, not a rebuilt one.
+- `FIXES`, always on (the speed-ups' switch leaves them in place): notes the handout's finisher
+  (`pdf_finish`) reads to correct the tag tree, so they shape the bytes:
+  - `box_notes`: which box each MCID marks (`Stream.marked` wrapped; for `word_breaks`);
+  - `tag_origins`: which HTML element each structure element comes from (`_build_box_tree`
+    wrapped; for `join_pieces`, an element split at a page break made one again).
 
 Guard: each patch keeps the sha256 of the WeasyPrint source it was read against (`upstream`);
 when the installed code differs, the patch stays out and says so once per process (a
-`StaleSpeedUp` warning, which fails the tests), never silently.
-Switch: `RenderOptions.speedups` (False: WeasyPrint's own code), set off for a whole run by the
-environment variable `PACKS_WEASYPRINT_SPEEDUPS=off` (read by the build). The active set is
-printed once per build and written into each manifest's `generator.speedups`.
+`StaleSpeedUp` warning, which fails the tests), never silently: a speed-up then costs time, a
+fix leaves WeasyPrint's tag tree as it is (tests/test_pdf_tags.py fails).
+Switch: `RenderOptions.speedups` (False: WeasyPrint's own code, the fixes still on), set off for
+a whole run by the environment variable `PACKS_WEASYPRINT_SPEEDUPS=off` (read by the build).
+The active set of speed-ups is printed once per build and written into each manifest's
+`generator.speedups`.
 
 Upgrade checklist: the other private touch points, each guarded or tested where it is used:
 - WeasyPrint `ctypes.util.find_library` while WeasyPrint is imported (`library_search`, here);
-- WeasyPrint `Stream.marked`, wrapped to note which box each MCID marks
-  (`pdf_finish.install_box_notes`; guarded by a source hash; it shapes the tag tree, so it is not a
-  speed-up and the switch leaves it on);
 - WeasyPrint `HTML._ua_stylesheets` (private), overridden by `to_pdf.HandoutHTML` for the
   layout's user-agent stylesheet, and the attributes `HTML.__init__` sets, set by
   `to_pdf.XhtmlDocument` (guarded below, `private_touch_points`; tests compare bytes);
+- WeasyPrint's tag tree as `pdf/tags.py` writes it (`pdf_finish.retag`, `join_pieces`,
+  `word_breaks` edit the pydyf objects; tests/test_pdf_tags.py reads the result);
 - pydyf: the `flate` finisher (`pdf_finish.flate`) compresses `pydyf.Stream` data itself and sets
   its `/Filter`, relying on how pydyf 0.11-0.13 serialises a stream;
 - openpyxl: `ooxml/xlsx_package.MemoryExcelWriter` (subclasses `openpyxl.writer.excel.ExcelWriter`,
@@ -45,7 +50,13 @@ from dataclasses import dataclass
 
 from weasyprint import HTML
 
-from pipeline.render.weasyprint70 import glyph_runs, kept_layouts, target_counters
+from pipeline.render.weasyprint70 import (
+    box_notes,
+    glyph_runs,
+    kept_layouts,
+    tag_origins,
+    target_counters,
+)
 from pipeline.render.weasyprint70.upstream import source_digest
 
 
@@ -86,6 +97,19 @@ PATCHES: tuple[Patch, ...] = (
         target_counters.installed,
     ),
 )
+#: Always in place inside `patched()`, whether the speed-ups are on or off.
+FIXES: tuple[Patch, ...] = (
+    Patch(
+        "box_notes", box_notes.applies, box_notes.install, box_notes.uninstall, box_notes.installed
+    ),
+    Patch(
+        "tag_origins",
+        tag_origins.applies,
+        tag_origins.install,
+        tag_origins.uninstall,
+        tag_origins.installed,
+    ),
+)
 
 _said: set[str] = set()
 _lock = threading.RLock()
@@ -99,12 +123,19 @@ def _say_once(name: str, message: str) -> None:
         warnings.warn(message, StaleSpeedUp, stacklevel=3)
 
 
-def usable() -> tuple[Patch, ...]:
+def usable(patches: tuple[Patch, ...] = PATCHES) -> tuple[Patch, ...]:
     """The patches that apply to the installed WeasyPrint; each that does not says so once."""
     out = []
-    for patch in PATCHES:
+    for patch in patches:
         if patch.applies():
             out.append(patch)
+        elif patch in FIXES:
+            _say_once(
+                patch.name,
+                f"WeasyPrint tag-tree fix {patch.name!r} is off: the WeasyPrint code it wraps is "
+                "not the code it was written against (pipeline/render/weasyprint70); the tag tree "
+                "is WeasyPrint's own, and the handout claims no PDF/UA",
+            )
         else:
             _say_once(
                 patch.name,
@@ -122,16 +153,17 @@ def active(enabled: bool) -> tuple[str, ...]:
 
 @contextmanager
 def patched(enabled: bool = True) -> Iterator[tuple[str, ...]]:
-    """The usable speed-ups in place inside the block (none when not `enabled`), WeasyPrint's own
-    code again after it. Nested blocks share the outermost block's set."""
+    """The usable fixes and speed-ups in place inside the block (the fixes alone when not
+    `enabled`), WeasyPrint's own code again after it; yields the speed-ups' names. Nested blocks
+    share the outermost block's set."""
     global _depth, _active
     with _lock:
         if _depth == 0:
-            _active = usable() if enabled else ()
+            _active = usable(FIXES) + (usable() if enabled else ())
             for patch in _active:
                 patch.install()
         _depth += 1
-        names = tuple(p.name for p in _active)
+        names = tuple(p.name for p in _active if p not in FIXES)
     try:
         yield names
     finally:
@@ -144,6 +176,17 @@ def patched(enabled: bool = True) -> Iterator[tuple[str, ...]]:
 
 
 def any_installed() -> bool:
+    """Whether any speed-up or fix is in place (outside `patched()`, none should be)."""
+    return any(patch.installed() for patch in PATCHES + FIXES)
+
+
+def fixes_apply() -> bool:
+    """Whether every tag-tree fix applies to the installed WeasyPrint (a PDF/UA claim needs
+    them: `to_pdf.render` drops a `pdf/ua-*` variant otherwise)."""
+    return len(usable(FIXES)) == len(FIXES)
+
+
+def speedups_installed() -> bool:
     return any(patch.installed() for patch in PATCHES)
 
 
