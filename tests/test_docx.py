@@ -50,7 +50,8 @@ from pipeline.ooxml.form_contract import (
     signoff_fields,
 )
 from pipeline.render import get_format
-from pipeline.render.to_docx import SETTINGS_ORDER, password_hash, render
+from pipeline.render.docx_parts import SETTINGS_ORDER, password_hash
+from pipeline.render.to_docx import render
 from pipeline.render.to_text import document_text
 from tests.conftest import FIXED_EPOCH, SEED_ID
 
