@@ -432,18 +432,19 @@ class XlsxContent:
     sheets, rows and cells as the pipeline, as the bare PDF route gets the same HTML."""
 
     frames: ProfileFrames
-    settings: Any  # pipeline.render.to_xlsx.Settings
-    plans: tuple[Any, ...]  # pipeline.render.to_xlsx.SheetPlan
+    settings: Any  # pipeline.render.xlsx_settings.Settings
+    plans: tuple[Any, ...]  # pipeline.render.xlsx_plan.SheetPlan
 
 
 def _xlsx_content(frames: ProfileFrames, lay: Layout) -> XlsxContent:
     from pipeline.ooxml import tracker_contract
-    from pipeline.render import to_xlsx
+    from pipeline.render import xlsx_plan, xlsx_settings
 
-    s = to_xlsx.settings_for(lay)
+    s = xlsx_settings.settings_for(lay)
     taken = {s.readme.sheet.casefold(), tracker_contract.META_SHEET.casefold()}
     plans = tuple(
-        to_xlsx.sheet_plan(to_xlsx.sheet_name(f.short_title, taken), f, s) for f in frames.frames
+        xlsx_plan.sheet_plan(xlsx_plan.sheet_name(f.short_title, taken), f, s)
+        for f in frames.frames
     )
     return XlsxContent(frames, s, plans)
 
@@ -458,7 +459,7 @@ def _xlsx_bare(content: XlsxContent, options: RenderOptions) -> bytes:
     from openpyxl.workbook.protection import WorkbookProtection
 
     from pipeline.ooxml import tracker_contract
-    from pipeline.render import to_xlsx
+    from pipeline.render import xlsx_sheets
 
     s, frames = content.settings, content.frames
     wb = Workbook()
@@ -473,8 +474,8 @@ def _xlsx_bare(content: XlsxContent, options: RenderOptions) -> bytes:
     ):
         readme.cell(row=row, column=1, value=label).font = s.header_font
         readme.cell(row=row, column=2, value=text).font = s.body_font
-    to_xlsx._print_setup(readme, s, options, frames.document_title)
-    to_xlsx._protect(readme, s, options)
+    xlsx_sheets.print_setup(readme, s, options, frames.document_title)
+    xlsx_sheets.protect(readme, s, options)
     meta: list[tuple[object, ...]] = []
     for plan in content.plans:
         ws = wb.create_sheet(plan.name)
@@ -506,14 +507,14 @@ def _xlsx_bare(content: XlsxContent, options: RenderOptions) -> bytes:
         ws.print_title_rows = "1:1"
         inputs = [c for c in plan.columns if c.role is tracker_contract.Role.INPUT]
         if plan.rows and inputs:
-            to_xlsx._validate(ws, plan.name, inputs, letters, len(plan.rows) + 1, s, wb)
-        to_xlsx._print_setup(ws, s, options, plan.frame.title)
-        to_xlsx._protect(ws, s, options)
+            xlsx_sheets.validate(ws, plan.name, inputs, letters, len(plan.rows) + 1, s, wb)
+        xlsx_sheets.print_setup(ws, s, options, plan.frame.title)
+        xlsx_sheets.protect(ws, s, options)
     hidden = wb.create_sheet(tracker_contract.META_SHEET)
     for values in meta:
         hidden.append(values)
     hidden.sheet_state = "veryHidden"
-    to_xlsx._protect(hidden, s, options)
+    xlsx_sheets.protect(hidden, s, options)
     wb.security = WorkbookProtection(lockStructure=True)
     buffer = io.BytesIO()
     wb.save(buffer)

@@ -25,7 +25,7 @@ from pipeline.layout import Layout, RenderOptions
 from pipeline.model import ProfileFrames
 from pipeline.ooxml.tracker_contract import PERSONAL_LINES
 from pipeline.render import Format
-from pipeline.render.to_xlsx import wrapped_lines
+from pipeline.render.xlsx_sheets import wrapped_lines
 
 IDENTITY_KEY = "identity"
 

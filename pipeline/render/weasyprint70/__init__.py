@@ -34,7 +34,7 @@ Upgrade checklist: the other private touch points, each guarded or tested where 
   its `/Filter`, relying on how pydyf 0.11-0.13 serialises a stream;
 - openpyxl: `ooxml/xlsx_package.MemoryExcelWriter` (subclasses `openpyxl.writer.excel.ExcelWriter`,
   writes the package parts itself; used by `to_xlsx`, `harvest/results`, `exchange/workbook`) and
-  the cell style arrays copied through `cell._style` (`to_xlsx`, the style cache), for openpyxl 3.1.
+  the cell style arrays copied through `cell._style` (`xlsx_sheets.CellStyles`), for openpyxl 3.1.
 """
 
 from __future__ import annotations
