@@ -752,6 +752,24 @@ class RouteResult:
         """Median CPU seconds per pack (the fill script + LibreOffice converting)."""
         return (_median(self.fill_cpu) + _median(self.convert_cpu)) / self.count
 
+    def round(
+        self,
+        repeat: int,
+        made: Sequence[Path],
+        frames: ProfileFrames,
+        seconds: tuple[float, float, float, float],
+    ) -> str | None:
+        """Keep a timed round's (fill, fill CPU, convert, convert CPU) seconds; the warm-up round
+        (0) checks the PDFs instead: why they are not the profile's document, or None."""
+        if repeat:
+            for kept, value in zip(
+                (self.fill, self.fill_cpu, self.convert, self.convert_cpu), seconds, strict=True
+            ):
+                kept.append(value)
+            return None
+        self.pages = [_pdf_pages(path) for path in made]
+        return _route_problem(made[0], frames)
+
 
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -801,16 +819,10 @@ def _office_route(
         if failed:
             return f"not measured: {failed}"
         made = sorted((folder / "pdf").glob("*.pdf"))
-        if repeat:
-            result.fill.append(filled - start)
-            result.convert.append(converted - filled)
-            result.fill_cpu.append(filled_cpu - start_cpu)
-            result.convert_cpu.append(_children_cpu() - children)
-        else:
-            result.pages = [_pdf_pages(path) for path in made]
-            problem = _route_problem(made[0], frames_list[0])
-            if problem:
-                return f"not measured: the {route.name} route {problem}"
+        seconds = (filled - start, filled_cpu - start_cpu, converted - filled)
+        problem = result.round(repeat, made, frames_list[0], (*seconds, _children_cpu() - children))
+        if problem:
+            return f"not measured: the {route.name} route {problem}"
     return result
 
 
@@ -872,16 +884,10 @@ def _own_form_route(
         if failed:
             return f"not measured: {failed}"
         made = sorted(pdfs.glob("*.pdf"))
-        if repeat:
-            result.fill.append(built.seconds)
-            result.fill_cpu.append(built.cpu)
-            result.convert.append(converted - start)
-            result.convert_cpu.append(converted_cpu - start_cpu)
-        else:
-            result.pages = [_pdf_pages(path) for path in made]
-            problem = _route_problem(made[0], frames_list[0])
-            if problem:
-                return f"not measured: the own-form route {problem}"
+        seconds = (built.seconds, built.cpu, converted - start, converted_cpu - start_cpu)
+        problem = result.round(repeat, made, frames_list[0], seconds)
+        if problem:
+            return f"not measured: the own-form route {problem}"
     return result
 
 

@@ -41,7 +41,8 @@ def _personalise_all(templates: Sequence[Any], values: Any, identity: str) -> No
         personalise(t, values, identity)
 
 
-def _roster(path: Path, profiles: Sequence[str], people: int) -> None:
+def write_roster(path: Path, profiles: Sequence[str], people: int) -> None:
+    """A roster CSV of `people` over `profiles` in turn, twelve reports to a manager."""
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["employee_id", "name", "profile", "manager_id"])
@@ -76,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         canon = load_canon(canon_dir)
         ids = sorted(p.id for p in canon.profiles)
         roster = work / "roster.csv"
-        _roster(roster, ids, args.people)
+        write_roster(roster, ids, args.people)
         cmd = [
             "cycle", str(roster), "--name", "bench", "--period", "2027-01-01/2027-12-31",
             "--canon", str(canon_dir), "--out", str(work / "out"), "--zip",

@@ -16,7 +16,6 @@ files there (or reuses them when DIR already holds a set).
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import importlib
 import io
@@ -32,6 +31,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 
 from benchmarks.bench import EPOCH, REPO, TreeSample, _tree_sample, synthetic_canon
+from benchmarks.cycle import write_roster
 
 
 def fill_form(data: bytes, n: int) -> bytes:
@@ -87,12 +87,7 @@ def make_set(root: Path, files: int, profiles: int) -> Path:
     ids = [line.split()[0] for line in _list(root)]
     people = files // 2
     roster = root / "roster.csv"
-    with roster.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["employee_id", "name", "profile", "manager_id"])
-        for i in range(people):
-            manager = "" if i == 0 else f"E{(i - 1) // 12:05d}"
-            writer.writerow([f"E{i:05d}", f"Person {i}", ids[i % len(ids)], manager])
+    write_roster(roster, ids, people)
     cwd = Path.cwd()
     os.chdir(root)
     try:
