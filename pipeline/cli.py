@@ -418,13 +418,8 @@ def _cmd_import_page(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_harvest(args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline.harvest.collect import (
-        CanonMatcher,
-        CycleMatcher,
-        Verdict,
-        canon_texts,
-        harvest,
-    )
+    from pipeline.harvest.collect import CanonMatcher, Verdict, canon_texts, harvest
+    from pipeline.harvest.cycle_matcher import CycleMatcher
     from pipeline.harvest.results import write_results
 
     sources = [Path(s) for s in args.returned]

@@ -280,7 +280,7 @@ def paragraphs_of(form: FormDocument) -> list[str]:
     return found
 
 
-def _sequence_changes(expected: Sequence[str], found: Sequence[str]) -> Iterator[Change]:
+def sequence_changes(expected: Sequence[str], found: Sequence[str]) -> Iterator[Change]:
     matcher = difflib.SequenceMatcher(None, expected, found, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
@@ -423,7 +423,7 @@ def _verify(
         raise PacksError(f"the file was issued for {said.profile_id}, not {frames.profile_id}")
     issued = get_format(said.kind.value).renderer()(frames, layout, options)
     if said.kind is FileKind.FORM:
-        changes = list(_sequence_changes(form_paragraphs(issued), form_paragraphs(data)))
+        changes = list(sequence_changes(form_paragraphs(issued), form_paragraphs(data)))
     else:
         changes = tracker_changes(data, issued)
     return Verdict(said, frames.canon_digest, tuple(changes))

@@ -293,13 +293,13 @@ def _run_harvest(request: HarvestRequest) -> dict[str, Any]:
         SUFFIXES,
         VERDICTS,
         CanonMatcher,
-        CycleMatcher,
         Return,
         Verdict,
         canon_texts,
         examine,
         settle_duplicates,
     )
+    from pipeline.harvest.cycle_matcher import CycleMatcher
     from pipeline.harvest.results import write_results
 
     by_profile = CanonMatcher(request.canon, request.layout)
