@@ -63,9 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from pipeline.compose import compose_profile
     from pipeline.cycle.contract import Period
+    from pipeline.cycle.groups import review_fields
     from pipeline.cycle.personal import template
     from pipeline.cycle.roster import Person
-    from pipeline.cycle.run import review_fields
     from pipeline.extract import load_canon
     from pipeline.layout import RenderOptions, load_layout
     from pipeline.render import get_format

@@ -268,7 +268,7 @@ def main_with(out: io.StringIO, roster: Path, where: Path, *extra: str) -> int:
 def test_the_cycle_secret_stays_on_the_client() -> None:
     from dataclasses import fields
 
-    from pipeline.cycle.run import CycleJob, GroupTask
+    from pipeline.cycle.groups import CycleJob, GroupTask
 
     sent = {f.name for f in fields(CycleJob)} | {f.name for f in fields(GroupTask)}
     assert "secret" not in sent and "identities" in sent  # sealed here, the lines are sent

@@ -19,9 +19,9 @@ from pypdf import PdfReader
 from pipeline.cli import main
 from pipeline.cycle import load_secret, read_identity, verify
 from pipeline.cycle.contract import Period
+from pipeline.cycle.groups import review_fields
 from pipeline.cycle.personal import person_options, personalise, template
 from pipeline.cycle.roster import Person
-from pipeline.cycle.run import review_fields
 from pipeline.harvest.docx_form import read_form
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import Canon

@@ -26,7 +26,7 @@ from pipeline.build.cluster import failed_on_every_try, run_on_cluster
 from pipeline.build.commit import discard, os_message
 from pipeline.build.workers import PackResult
 from pipeline.cycle.contract import IssuedFile
-from pipeline.cycle.run import CycleJob, GroupFiles, GroupTask, _Staged, make_group
+from pipeline.cycle.groups import CycleJob, GroupFiles, GroupTask, Staged, make_group
 from pipeline.diagnostics import PacksError
 
 #: People per task at most: a larger group is split (its templates rendered once per part).
@@ -84,7 +84,7 @@ def split_groups(tasks: Sequence[GroupTask], size: int | None = None) -> list[Gr
 
 def _stage(job: CycleJob, rendered: RenderedGroup, made: GroupFiles, start: float) -> PackResult:
     """Stage a worker's files beside their final place (0600), as a local worker would have."""
-    staged = _Staged()
+    staged = Staged()
     try:
         for rel, data in rendered.files:
             staged.add(job.root, rel, data)

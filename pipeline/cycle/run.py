@@ -1,8 +1,8 @@
 """`cycle`: a roster into `OUT/cycles/NAME/`, one personalised form and tracker per person.
 
-The work unit is a profile: its frames are composed once, its handout rendered once, its form
-and tracker rendered once as templates (`personal`), then every person on it who changed gets
-their files patched from those. Files are staged beside their final place (0600) as they are
+The work unit is a profile (`groups`): its frames are composed once, its handout rendered once,
+its form and tracker rendered once as templates (`personal`), then every person on it who changed
+gets their files patched from those. Files are staged beside their final place (0600) as they are
 made; the cycle is committed as one unit with the build's `commit_staged`: the old `cycle.json`
 moved aside, the new files renamed in, files of people no longer on the roster removed, the new
 `cycle.json` renamed in last. A failure commits nothing.
@@ -18,9 +18,7 @@ import contextlib
 import hashlib
 import os
 import time
-import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,15 +27,9 @@ from pipeline.build.lock import LOCK_FILE, build_lock
 from pipeline.build.manifest import PRODUCT
 from pipeline.build.progress import BuildReport, Progress
 from pipeline.build.run import stamped
-from pipeline.build.workers import (
-    DEFAULT_COMPOSE,
-    MAX_TASKS_PER_CHILD,
-    PackResult,
-    library_warnings,
-    parallel,
-)
+from pipeline.build.workers import DEFAULT_COMPOSE, MAX_TASKS_PER_CHILD, PackResult, parallel
 from pipeline.build.zips import zip_bytes
-from pipeline.compose import ComposeOptions, compose_profile
+from pipeline.compose import ComposeOptions
 from pipeline.cycle.contract import (
     CYCLE_JSON,
     CycleRecord,
@@ -47,13 +39,21 @@ from pipeline.cycle.contract import (
     cycle_json,
     read_cycle_json,
 )
+from pipeline.cycle.groups import (
+    FILE_MODE,
+    CycleJob,
+    GroupResult,
+    GroupTask,
+    Staged,
+    build_group,
+    mkdir,
+)
 from pipeline.cycle.identity import ensure_secret, seal
 from pipeline.cycle.inputs import (
     HANDOUT_FORMAT,
     HANDOUTS,
     MANAGERS,
     PEOPLE,
-    PERSONAL_FORMATS,
     build_common,
     bundle_fingerprint,
     bundle_members,
@@ -64,76 +64,16 @@ from pipeline.cycle.inputs import (
     person_fingerprint,
     present,
 )
-from pipeline.cycle.personal import Template, person_options, personalise, template
 from pipeline.cycle.roster import Person, Roster
 from pipeline.diagnostics import PacksError
 from pipeline.layout import Layout, RenderOptions
-from pipeline.model import Canon, Profile
+from pipeline.model import Canon
 from pipeline.ooxml.archive import PACK_ENTRIES, ZipWriter
-from pipeline.ooxml.form_contract import (
-    EMPLOYEE_KEY,
-    MANAGER_KEY,
-    PERIOD_END_KEY,
-    PERIOD_START_KEY,
-)
 from pipeline.render import Format
 
 #: The folder of every cycle under `--out`.
 CYCLES = "cycles"
 CYCLE_ZIP = "cycle.zip"
-FILE_MODE, DIR_MODE = 0o600, 0o700
-
-
-def review_fields(person: Person, manager: Person | None, period: Period) -> dict[str, str]:
-    """The review-field values of one person's form and tracker, by field key."""
-    values = {
-        EMPLOYEE_KEY: person.name,
-        PERIOD_START_KEY: period.start.isoformat(),
-        PERIOD_END_KEY: period.end.isoformat(),
-    }
-    if manager is not None:
-        values[MANAGER_KEY] = manager.name
-    return dict(sorted(values.items()))
-
-
-def _mkdir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    os.chmod(path, DIR_MODE)
-
-
-@dataclass
-class _Staged:
-    """Files made in this run: final path -> temp path, and their records."""
-
-    temps: dict[Path, Path] = field(default_factory=dict)
-    issued: dict[str, IssuedFile] = field(default_factory=dict)
-
-    def add(self, root: Path, rel: str, data: bytes) -> IssuedFile:
-        final = root / rel
-        folder = root
-        for part in Path(rel).parts[:-1]:
-            folder = folder / part
-            if not folder.is_dir():
-                _mkdir(folder)
-        self.temps[final] = stage(final, data, FILE_MODE)
-        record = IssuedFile.of(rel, data)
-        self.issued[rel] = record
-        return record
-
-    def read(self, root: Path, rel: str) -> bytes:
-        final = root / rel
-        return self.temps.get(final, final).read_bytes()
-
-    def result(self, profile_id: str, seconds: float, made: GroupFiles) -> GroupResult:
-        """A group's result: what `made` holds and the files staged here."""
-        return GroupResult(
-            profile_id,
-            seconds,
-            warnings=made.warnings,
-            entries=made.entries,
-            handout=made.handout,
-            temps=tuple((str(final), str(tmp)) for final, tmp in self.temps.items()),
-        )
 
 
 def cycle(
@@ -168,8 +108,8 @@ def cycle(
     by_id = roster.by_id()
     report = Progress(progress, tty)
     try:
-        _mkdir(out / CYCLES)
-        _mkdir(root)
+        mkdir(out / CYCLES)
+        mkdir(root)
     except OSError as exc:
         raise PacksError(f"cannot write to {root}: {os_message(exc)}") from None
 
@@ -254,7 +194,7 @@ def cycle(
         job = CycleJob(formats, layout, options, compose_options, root, name, period)
         jobs = max(1, min(jobs, len(tasks)))
 
-        staged = _Staged()
+        staged = Staged()
         try:
             with contextlib.ExitStack() as stack:
                 skipped = len(roster.people) - len(stale_people)
@@ -333,116 +273,10 @@ def cycle(
     )
 
 
-@dataclass(frozen=True)
-class CycleJob:
-    """Everything a worker needs besides the profile group; pickled once per worker."""
-
-    #: Every format of the cycle (the worker server preloads their renderers).
-    formats: tuple[Format, ...]
-    layout: Layout
-    options: RenderOptions
-    compose: ComposeOptions
-    root: Path
-    name: str
-    period: Period
-
-
-@dataclass(frozen=True)
-class GroupTask:
-    """One profile's work: its handout (when stale) and its stale people with their managers
-    and their sealed identity lines (sealed by the caller: the secret is not in the task)."""
-
-    profile: Profile
-    digest: str
-    handout: bool
-    people: tuple[tuple[Person, Person | None], ...]
-    identities: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class GroupResult(PackResult):
-    """What a group made, staged on disk: (final path, temporary path) pairs to commit."""
-
-    entries: tuple[PersonEntry, ...] = ()
-    handout: tuple[IssuedFile, ...] = ()
-    temps: tuple[tuple[str, str], ...] = ()
-
-
-#: Where a group's files go as they are made: (path relative to the cycle folder, bytes) ->
-#: its record. Staged on disk by a local worker, kept in memory on a Dask worker.
-Sink = Callable[[str, bytes], IssuedFile]
-
-
-@dataclass(frozen=True)
-class GroupFiles:
-    """What `make_group` made: every person's entry, the handout's record, what was warned."""
-
-    entries: tuple[PersonEntry, ...]
-    handout: tuple[IssuedFile, ...]
-    warnings: tuple[str, ...]
-
-
-def make_group(job: CycleJob, task: GroupTask, add: Sink) -> GroupFiles:
-    """Compose a profile once, render its handout and its form and tracker templates once,
-    personalise every stale person's files; each file goes to `add` as it is made (no other
-    effect: no files, no clock)."""
-    pid = task.profile.id
-    formats = {f.name: f for f in job.formats}
-    personal = [formats[n] for n in PERSONAL_FORMATS if n in formats]
-    with library_warnings() as warned:
-        frames = compose_profile(task.profile, task.digest, job.compose)
-        handout: tuple[IssuedFile, ...] = ()
-        if task.handout and HANDOUT_FORMAT in formats:
-            fmt = formats[HANDOUT_FORMAT]
-            data = fmt.renderer()(frames, job.layout, job.options)
-            handout = (add(f"{HANDOUTS}/{fmt.file_name(pid)}", data),)
-    templates: dict[tuple[str, tuple[str, ...]], Template] = {}
-    entries = []
-    for (person, manager), identity in zip(task.people, task.identities, strict=True):
-        eid = person.employee_id
-        values = review_fields(person, manager, job.period)
-        files = []
-        for fmt in personal:
-            key = (fmt.name, tuple(values))
-            if key not in templates:
-                templates[key] = template(fmt, frames, job.layout, job.options, tuple(values))
-            data_or_none = personalise(templates[key], values, identity)
-            if data_or_none is None:  # only a full render is exact for this person
-                data_or_none = fmt.renderer()(
-                    frames, job.layout, person_options(job.options, values, identity)
-                )
-            files.append(add(f"{PEOPLE}/{eid}/{fmt.file_name(eid)}", data_or_none))
-        files.sort(key=lambda f: f.path)
-        entries.append(PersonEntry(eid, person.name, person.manager_id, pid, tuple(files)))
-    return GroupFiles(tuple(entries), handout, tuple(dict.fromkeys(warned)))
-
-
-def build_group(job: CycleJob, task: GroupTask) -> PackResult:
-    """`make_group`, its files staged beside their final place; never raises for this group's
-    failure (its staged files are removed then)."""
-    start = time.perf_counter()
-    pid = task.profile.id
-    staged = _Staged()
-    try:
-        made = make_group(job, task, lambda rel, data: staged.add(job.root, rel, data))
-    except PacksError as exc:
-        discard((tmp, final) for final, tmp in staged.temps.items())
-        return PackResult(pid, time.perf_counter() - start, exc.report())
-    except OSError as exc:
-        discard((tmp, final) for final, tmp in staged.temps.items())
-        return PackResult(pid, time.perf_counter() - start, f"cannot write: {os_message(exc)}")
-    except Exception as exc:
-        discard((tmp, final) for final, tmp in staged.temps.items())
-        return PackResult(
-            pid, time.perf_counter() - start, f"{type(exc).__name__}: {exc}", traceback.format_exc()
-        )
-    return staged.result(pid, time.perf_counter() - start, made)
-
-
 def _gather(
     results: Iterable[PackResult],
     report: Progress,
-    staged: _Staged,
+    staged: Staged,
     entries: dict[str, PersonEntry],
     handouts: dict[str, tuple[IssuedFile, ...]],
 ) -> list[tuple[str, str]]:
@@ -488,7 +322,7 @@ def _manager_bundles(
     roster: Roster,
     entries: Mapping[str, PersonEntry],
     handouts: Mapping[str, tuple[IssuedFile, ...]],
-    staged: _Staged,
+    staged: Staged,
     old: CycleRecord | None,
     old_fp: Mapping[str, Mapping[str, str]],
     fps: dict[str, dict[str, str]],

@@ -101,7 +101,7 @@ class CycleMatcher:
         return matched
 
     def _fields(self, person: Person) -> dict[str, str]:
-        """The review fields of `cycle.run.review_fields`: what the person's Read me lines and
+        """The review fields of `cycle.groups.review_fields`: what the person's Read me lines and
         form show."""
         fields = {
             EMPLOYEE_KEY: person.name,

@@ -40,7 +40,8 @@ from typing import Any
 from pipeline.build import write_atomic
 from pipeline.compose import ComposeOptions
 from pipeline.cycle import Period, Roster, read_roster
-from pipeline.cycle.run import CYCLES, DIR_MODE, FILE_MODE, cycle
+from pipeline.cycle.groups import DIR_MODE, FILE_MODE
+from pipeline.cycle.run import CYCLES, cycle
 from pipeline.diagnostics import PacksError
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import Canon
