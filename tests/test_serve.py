@@ -363,7 +363,13 @@ def test_a_login_redirect_never_leaves_the_site(accounts_client: TestClient) -> 
 def test_every_post_needs_its_csrf_token(accounts_client: TestClient) -> None:
     app = accounts_client.app
     posts = [r.path for r in app.routes if isinstance(r, Route) and "POST" in (r.methods or ())]  # type: ignore[attr-defined]
-    assert sorted(posts) == ["/cycles/new", "/cycles/{name}/returns", "/login", "/logout"]
+    assert sorted(posts) == [
+        "/cycles/new",
+        "/cycles/{name}/returns",
+        "/cycles/{name}/roster",
+        "/login",
+        "/logout",
+    ]
     accounts_client.get("/login")
     for path in ("/login", "/logout"):
         missing = accounts_client.post(path, data={"name": HR[0], "password": HR[1]})
@@ -372,7 +378,8 @@ def test_every_post_needs_its_csrf_token(accounts_client: TestClient) -> None:
         assert wrong.status_code == 403, path
     log_in(accounts_client, *HR)
     assert accounts_client.post("/logout", data={}).status_code == 403
-    for path in ("/cycles/new",):  # /cycles/<NAME>/returns: tests/test_serve_cycles.py
+    # /cycles/<NAME>/returns and /cycles/<NAME>/roster: tests/test_serve_cycles.py
+    for path in ("/cycles/new",):
         assert accounts_client.post(path, data={"name": "x"}).status_code == 403, path
         assert accounts_client.post(path, data={"name": "x", "csrf": "x"}).status_code == 403
     assert accounts_client.get("/").status_code == 200  # still signed in

@@ -554,6 +554,135 @@ def test_a_cycle_upload_needs_hr_csrf_and_a_bounded_body(
     assert not (tmp_path / "small" / "cycles").exists()
 
 
+# --- /cycles/<NAME>/roster: updating a cycle -------------------------------------------------
+
+#: PEOPLE with one name changed and one person added (both under OTHER_ID).
+UPDATED = {
+    **PEOPLE,
+    "E2201": ("Renamed <i>Person</i> of Olga", "ENGR.PLATFORM.P3", OTHER_ID),
+    "E2202": ("New Person", "ENGR.GEN.M2", OTHER_ID),
+}
+
+
+def write_updated(path: Path) -> Path:
+    fields = ("employee_id", "name", "profile", "manager_id")
+    write_rows(path, [dict(zip(fields, (eid, *row), strict=True)) for eid, row in UPDATED.items()])
+    return path
+
+
+@pytest.fixture
+def updating(tmp_path: Path, built: Path, users: Path) -> Iterator[tuple[TestClient, Site]]:
+    import shutil
+
+    shutil.copytree(built, tmp_path / "out")
+    site = make_site(CANON_DIR, tmp_path / "out", load_accounts(users))
+    try:
+        with make_client(site) as c:
+            yield c, site
+    finally:
+        site.workers.close()
+
+
+def update_cycle(
+    client: TestClient, roster: bytes, filename: str = "roster.csv", csrf: str | None = None
+) -> Response:
+    token = csrf_of(client.get(f"/cycles/{NAME}").text) if csrf is None else csrf
+    return client.post(
+        f"/cycles/{NAME}/roster",
+        data={"csrf": token},
+        files={"roster": (filename, roster, "text/csv")},
+    )
+
+
+def test_hr_updates_a_cycle_as_packs_cycle_does(
+    updating: tuple[TestClient, Site], built: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    client, site = updating
+    as_user(client, HR)
+    form = page(client.get(f"/cycles/{NAME}").text).xpath("//form[@enctype]")[0]
+    assert form.get("action") == f"/cycles/{NAME}/roster"
+    cycle_dir = site.store.out / "cycles" / NAME
+    before = inodes(cycle_dir, "people")
+    roster = write_updated(tmp_path / "updated.csv")
+    started = update_cycle(client, roster.read_bytes(), filename="HR export (new).csv")
+    assert started.status_code == 303, started.text
+    location = started.headers["location"]
+    job = location.rsplit("/", 1)[1]
+    site.workers.wait(job, timeout=900)
+    status = client.get(f"{location}/status").json()
+    assert status["state"] == "done" and status["cycle"] == NAME, status
+    assert status["text"].startswith(f"Built: built 2, skipped {len(PEOPLE) - 1},")
+    done = page(client.get(location).text)
+    assert done.xpath("//a[@class='button']/@href") == [f"/cycles/{NAME}"]
+    # what `packs cycle UPDATED --name NAME` makes of the same cycle
+    by_cli = tmp_path / "cli"
+    shutil.copytree(built, by_cli)
+    cli_cycle(roster, by_cli)
+    expected = by_cli / "cycles" / NAME
+    assert (cycle_dir / "cycle.json").read_bytes() == (expected / "cycle.json").read_bytes()
+    for manager in ("E1000", MANAGER_ID, OTHER_ID):
+        rel = f"managers/{manager}.zip"
+        assert (cycle_dir / rel).read_bytes() == (expected / rel).read_bytes()
+        downloaded = client.get(f"/cycles/{NAME}/{rel}")
+        assert downloaded.status_code == 200 and downloaded.content == (expected / rel).read_bytes()
+    assert (cycle_dir / "managers" / f"{OTHER_ID}.zip").read_bytes() != (
+        built / "cycles" / NAME / "managers" / f"{OTHER_ID}.zip"
+    ).read_bytes()
+    # only the changed people were rendered again
+    after = inodes(cycle_dir, "people")
+    assert {p.split("/")[1] for p in after if after[p] != before.get(p)} == {"E2201", "E2202"}
+    shown = main_text(client.get(f"/cycles/{NAME}").text)
+    assert "Renamed <i>Person</i> of Olga" in shown and "New Person" in shown
+
+
+def test_updating_a_cycle_needs_hr_csrf_a_bounded_body_and_a_good_roster(
+    updating: tuple[TestClient, Site], users: Path, tmp_path: Path
+) -> None:
+    client, site = updating
+    cycle_json = (site.store.out / "cycles" / NAME / "cycle.json").read_bytes()
+    as_user(client, MANAGER)
+    assert not page(client.get(f"/cycles/{NAME}").text).xpath("//form[@enctype]")
+    assert update_cycle(client, SMALL_ROSTER, csrf="").status_code == 403
+    client.cookies.clear()
+    as_user(client, HR)
+    no_token = update_cycle(client, SMALL_ROSTER, csrf="")
+    assert no_token.status_code == 403 and "did not come from this site" in no_token.text
+    csrf = csrf_of(client.get(f"/cycles/{NAME}").text)
+    for name in ("%2e%2e", "..%2fx", "new", "no-such-cycle"):
+        response = client.post(
+            f"/cycles/{name}/roster",
+            data={"csrf": csrf},
+            files={"roster": ("roster.csv", SMALL_ROSTER, "text/csv")},
+        )
+        assert response.status_code == 404, name
+    bad = (
+        "employee_id,name,profile,manager_id\n"
+        f"E1,<script>x</script>,{SEED_ID},\n"
+        "E1,Dup,ENGR.PLATFORM.P9,E9\n"
+    ).encode()
+    response = update_cycle(client, bad)
+    assert response.status_code == 400
+    lines = page(response.text).xpath("//div[@class='problems']//code/text()")
+    assert lines[0] == (
+        "roster.csv:2: error: column 'employee_id': duplicate employee id 'E1' (also on line 3)"
+        " [roster-duplicate]"
+    )
+    assert lines[-1] == "3 problems found"
+    assert "<script>x</script>" not in response.text
+    assert "a roster is a .csv or .xlsx" in update_cycle(client, bad, filename="r.txt").text
+    builds = site.store.out / "cycles" / ".builds"
+    assert not builds.exists() or not list(builds.iterdir())
+    small = make_site(CANON_DIR, site.store.out, load_accounts(users))
+    small.roster_limit = 4096
+    with make_client(small) as limited:
+        as_user(limited, HR)
+        too_big = update_cycle(limited, SMALL_ROSTER + b"B4;x;y;B1\r\n" * 1000)
+        assert too_big.status_code == 413
+    assert (site.store.out / "cycles" / NAME / "cycle.json").read_bytes() == cycle_json
+
+
 # --- /cycles/<NAME>/returns -----------------------------------------------------------------------
 
 

@@ -172,6 +172,7 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
     }
     uploads = [
         (re.compile(r"/cycles/new"), site.roster_limit),
+        (re.compile(r"/cycles/[^/]+/roster"), site.roster_limit),
         (re.compile(r"/cycles/[^/]+/returns"), site.returns_limit),
     ]
     middleware = [Middleware(SecurityHeaders), Middleware(BodyLimit, uploads=uploads)]

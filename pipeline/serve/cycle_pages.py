@@ -1,7 +1,9 @@
 """`packs serve`'s cycle pages: `/cycles`, `/cycles/<NAME>` and its managers' bundles (who may
 see which is `cycles.py`'s), and for HR `/cycles/new` (a cycle built from an uploaded roster in
-a worker process, with its progress page) and `/cycles/<NAME>/returns` (returned files
-uploaded, harvested into `results.xlsx`)."""
+a worker process, with its progress page), `/cycles/<NAME>/roster` (a new roster for a cycle
+that exists: `packs cycle ROSTER --name NAME` again, only the changed people rebuilt, with the
+same progress page) and `/cycles/<NAME>/returns` (returned files uploaded, harvested into
+`results.xlsx`)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from pipeline.cycle import CycleRecord, Period, RosterError, check_arguments, read_roster
+from pipeline.cycle.inputs import formats_of
 from pipeline.diagnostics import CanonError, PacksError, Problem
 from pipeline.harvest.collect import MAX_FILE_BYTES
 from pipeline.ooxml.archive import iso_utc
@@ -33,6 +36,7 @@ from pipeline.serve.cycles import (
     visible_people,
 )
 from pipeline.serve.jobs import (
+    CYCLE_FORMATS,
     FINAL,
     RESULTS,
     RETURNS,
@@ -92,19 +96,101 @@ def routes(site: Site) -> list[Route]:
     async def cycle_page(request: Request) -> Response:
         user = site.need(request)
         record = await run_in_threadpool(cycle_of, request, user)
+        return await show_cycle(request, user, record)
+
+    async def show_cycle(
+        request: Request, user: User, record: CycleRecord, problems: list[str] | None = None
+    ) -> Response:
+        """The cycle's page; for HR with the roster update form (and its problems, 400)."""
         reports = Counter(p.manager_id for p in record.people if p.manager_id)
         summary = await run_in_threadpool(read_summary, site.cycles.folder(record.cycle))
         returned = None if summary is None else set(summary["returned"])
-        return await site.page(
-            request,
-            "cycle.html.j2",
-            record=record,
-            built=iso_utc(record.build_epoch),
-            people=visible_people(user, record),
-            bundles=managers_shown(user, record),
-            reports=reports,
-            returned=returned,
+        values: dict[str, Any] = {
+            "record": record,
+            "built": iso_utc(record.build_epoch),
+            "people": visible_people(user, record),
+            "bundles": managers_shown(user, record),
+            "reports": reports,
+            "returned": returned,
+            "problems": problems or [],
+            "running": site.workers.running(),
+        }
+        if not user.is_hr:
+            return await site.page(request, "cycle.html.j2", **values)
+        if problems:
+            return await site.page(request, "cycle.html.j2", status=400, **values)
+        return await form_page(site, request, "cycle.html.j2", **values)
+
+    async def cycle_update(request: Request) -> Response:
+        """A new roster for a cycle that exists: checked as `packs cycle` checks it, then
+        `packs cycle ROSTER --name NAME --zip` (the recorded period and formats) in a worker."""
+        user = site.need(request, hr=True)
+        _session, form = await checked_form(site, request, max_files=1)
+        try:
+            record = await run_in_threadpool(cycle_of, request, user)
+            upload = form.get("roster")
+            problems: list[str] = []
+            running = site.workers.running()
+            suffix = ""
+            if running is not None:
+                problems.append(f"the cycle {running} is being built; wait for it to finish")
+            elif not isinstance(upload, UploadFile) or not upload.filename:
+                problems.append("roster: choose the roster file (CSV or XLSX)")
+            else:
+                suffix = Path(shown_name(upload.filename, "")).suffix.casefold()
+                if suffix not in ROSTER_SUFFIXES:
+                    problems.append("roster: a roster is a .csv or .xlsx file")
+            if not problems:
+                assert isinstance(upload, UploadFile)
+                job, folder = site.workers.new_job()
+                roster = folder / f"roster{suffix}"
+                await save_upload(upload, roster)
+                found = await run_in_threadpool(roster_problems, roster)
+                if found:
+                    problems = RosterError("the roster is invalid", found).report().splitlines()
+                    shutil.rmtree(folder, ignore_errors=True)
+                else:
+                    formats = tuple(f.name for f in formats_of(record))
+                    site.workers.start(
+                        build_request(job, folder, roster, record.cycle, record.period, formats)
+                    )
+                    return RedirectResponse(f"/cycles/new/{job}", status_code=303)
+        finally:
+            await form.close()
+        return await show_cycle(request, user, record, problems)
+
+    def build_request(
+        job: str,
+        folder: Path,
+        roster: Path,
+        name: str,
+        period: Period,
+        formats: tuple[str, ...] = CYCLE_FORMATS,
+    ) -> BuildRequest:
+        return BuildRequest(
+            job,
+            folder,
+            roster,
+            catalogue.canon,
+            name,
+            period,
+            store.out,
+            store.layout,
+            store.options,
+            store.compose_options,
+            site.cycle_jobs,
+            formats,
         )
+
+    def roster_problems(roster: Path) -> list[Problem]:
+        """The roster checked as `packs cycle` checks it (located as `roster.csv:LINE`)."""
+        try:
+            read_roster(roster, [p.id for p in catalogue.canon.profiles], roster.name)
+        except CanonError as exc:
+            if not exc.problems:
+                return [Problem(roster.name, 0, str(exc), "roster-format")]
+            return list(exc.problems)
+        return []
 
     async def cycle_bundle(request: Request) -> Response:
         user = site.need(request)
@@ -179,21 +265,7 @@ def routes(site: Site) -> list[Route]:
                 problems, parsed = await run_in_threadpool(check_cycle, name, period, roster)
                 if not problems:
                     assert parsed is not None
-                    site.workers.start(
-                        BuildRequest(
-                            job,
-                            folder,
-                            roster,
-                            catalogue.canon,
-                            name,
-                            parsed,
-                            store.out,
-                            store.layout,
-                            store.options,
-                            store.compose_options,
-                            site.cycle_jobs,
-                        )
-                    )
+                    site.workers.start(build_request(job, folder, roster, name, parsed))
                     return RedirectResponse(f"/cycles/new/{job}", status_code=303)
                 shutil.rmtree(folder, ignore_errors=True)
         finally:
@@ -217,12 +289,7 @@ def routes(site: Site) -> list[Route]:
             taken = f"a cycle {name!r} exists already (`packs cycle` updates it); choose another"
         if taken:
             problems.insert(0, Problem("--name", 0, taken, "cycle-name"))
-        try:
-            read_roster(roster, [p.id for p in catalogue.canon.profiles], roster.name)
-        except CanonError as exc:
-            if not exc.problems:
-                problems.append(Problem(roster.name, 0, str(exc), "roster-format"))
-            problems.extend(exc.problems)
+        problems.extend(roster_problems(roster))
         if problems:
             return RosterError("the cycle's input is invalid", problems).report().splitlines(), None
         return [], parsed
@@ -263,6 +330,7 @@ def routes(site: Site) -> list[Route]:
             build=status,
             final=status["state"] in FINAL,
             text=build_text(status),
+            exists=str(status["cycle"]) in await run_in_threadpool(site.cycles.names),
         )
 
     async def cycle_build_status(request: Request) -> Response:
@@ -351,6 +419,7 @@ def routes(site: Site) -> list[Route]:
         Route("/cycles/new/{job}/status", cycle_build_status),
         Route("/cycles/{name}", cycle_page),
         Route("/cycles/{name}/managers/{file}", cycle_bundle),
+        Route("/cycles/{name}/roster", cycle_update, methods=["POST"]),
         Route("/cycles/{name}/returns", cycle_returns, methods=["GET"]),
         Route("/cycles/{name}/returns", cycle_returns_upload, methods=["POST"]),
         Route(f"/cycles/{{name}}/returns/{RESULTS}", cycle_results),

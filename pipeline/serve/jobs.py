@@ -103,6 +103,8 @@ class BuildRequest:
     options: RenderOptions
     compose: ComposeOptions
     jobs: int
+    #: A new cycle gets `CYCLE_FORMATS`; an update keeps the cycle's own (`inputs.formats_of`).
+    formats: tuple[str, ...] = CYCLE_FORMATS
 
 
 class _StatusLines(io.StringIO):
@@ -197,7 +199,7 @@ def _run_build(request: BuildRequest) -> None:
             roster,
             request.name,
             request.period,
-            [get_format(n) for n in CYCLE_FORMATS],
+            [get_format(n) for n in request.formats],
             request.out,
             request.layout,
             request.options,

@@ -883,29 +883,32 @@ CASES: tuple[Case, ...] = (
             f"{_WEB_T}test_path_parameters_outside_the_canon_are_404_before_any_file_is_touched",
             f"{_WEBC_T}test_path_parameters_outside_a_cycle_are_404",
             f"{_WEBC_T}test_dot_dot_in_the_returns_paths_is_404",
+            f"{_WEBC_T}test_updating_a_cycle_needs_hr_csrf_a_bounded_body_and_a_good_roster",
             f"{_BROWSER_T}test_dot_dot_in_a_raw_request_line_is_404",
         ),
     ),
     Case(
         WEB,
-        "a POST without its CSRF token, or with another one (login, logout, a roster, returned "
-        "files)",
+        "a POST without its CSRF token, or with another one (login, logout, a roster, a new "
+        "roster for a cycle, returned files)",
         "403 `This form has expired or did not come from this site.`; the session is unchanged, "
         "nothing stored",
         (
             f"{_WEB_T}test_every_post_needs_its_csrf_token",
             f"{_WEBC_T}test_a_cycle_upload_needs_hr_csrf_and_a_bounded_body",
+            f"{_WEBC_T}test_updating_a_cycle_needs_hr_csrf_a_bounded_body_and_a_good_roster",
             f"{_WEBC_T}test_returned_uploads_need_csrf_and_a_bounded_body",
         ),
     ),
     Case(
         WEB,
-        "oversize request body (declared or sent): a form over 64 KiB, a roster upload over "
-        "64 MiB + 64 KiB, returned files over 256 MiB in one upload",
+        "oversize request body (declared or sent): a form over 64 KiB, a roster upload (new "
+        "cycle or update) over 64 MiB + 64 KiB, returned files over 256 MiB in one upload",
         "413 `request body too large`; nothing stored",
         (
             f"{_WEB_T}test_an_oversize_request_body_is_413",
             f"{_WEBC_T}test_a_cycle_upload_needs_hr_csrf_and_a_bounded_body",
+            f"{_WEBC_T}test_updating_a_cycle_needs_hr_csrf_a_bounded_body_and_a_good_roster",
             f"{_WEBC_T}test_returned_uploads_need_csrf_and_a_bounded_body",
         ),
     ),
@@ -923,12 +926,13 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         WEB,
-        "a manager reaching for HR pages (`/download`, `/cycles/new`, `/cycles/<NAME>/returns`, "
-        "`results.xlsx`)",
+        "a manager reaching for HR pages (`/download`, `/cycles/new`, `/cycles/<NAME>/roster`, "
+        "`/cycles/<NAME>/returns`, `results.xlsx`)",
         "403 `This page is for HR accounts.`",
         (
             f"{_WEB_T}test_a_manager_sees_profiles_but_not_hr_pages",
             f"{_WEBC_T}test_a_cycle_upload_needs_hr_csrf_and_a_bounded_body",
+            f"{_WEBC_T}test_updating_a_cycle_needs_hr_csrf_a_bounded_body_and_a_good_roster",
             f"{_WEBC_T}test_hr_uploads_returns_and_downloads_the_results",
             f"{_BROWSER_T}test_a_manager_sees_profiles_but_hr_pages_are_refused",
         ),
@@ -963,11 +967,24 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         WEB,
-        "a roster with problems uploaded on `/cycles/new` (and an unsafe cycle name)",
+        "a roster with problems uploaded on `/cycles/new` (and an unsafe cycle name) or on "
+        "`/cycles/<NAME>`",
         "400 listing every problem as `packs cycle` prints it (`--name: error: '../x' is not a "
         "safe folder name …`, `roster.csv:3: error: column 'profile': unknown profile …`, "
         "`4 problems found`), escaped; nothing built, the upload removed",
-        (f"{_WEBC_T}test_roster_problems_are_shown_located_and_escaped",),
+        (
+            f"{_WEBC_T}test_roster_problems_are_shown_located_and_escaped",
+            f"{_WEBC_T}test_updating_a_cycle_needs_hr_csrf_a_bounded_body_and_a_good_roster",
+        ),
+    ),
+    Case(
+        WEB,
+        "a manager's bundle missing or stale, in a cycle whose `cycle.json` was edited by hand "
+        "(an employee id `../../escaped`)",
+        "500 `…: its cycle.json cannot be built again with this canon (column 'employee_id': "
+        "'../../escaped' is not a safe file name …)`; nothing written, the cycle's roster "
+        "checks run before `packs cycle`'s code is called",
+        (f"{_WEBC_T}test_a_hand_edited_cycle_json_is_not_built_again",),
     ),
     Case(
         WEB,
