@@ -449,3 +449,21 @@ def test_many_names_from_one_address_are_slowed_down_too(tmp_path: Path) -> None
         assert client.post("/login", data=data).status_code == 401
     data = {"name": HR[0], "password": HR[1], "csrf": csrf}
     assert client.post("/login", data=data).status_code == 429
+
+
+def test_the_list_shows_each_profile_row_in_canon_order_and_filtered(tmp_path: Path) -> None:
+    """The rows are rendered once per profile and joined (Site.rows): the same rows, in the
+    catalogue's order, for every filter."""
+    site = make_site(CANON_DIR, tmp_path / "out")
+    with make_client(site) as client:
+        for query, found in (
+            ("", site.catalogue.entries),
+            ("?level=M4", site.catalogue.find(level="M4")),
+            ("?q=platform", site.catalogue.find("platform")),
+        ):
+            tree = page(client.get(f"/{query}").text)
+            ids = tree.xpath("//table[@class='profiles']/tbody/tr/td[1]/a/text()")
+            assert ids == [e.id for e in found], query
+            titles = tree.xpath("//table[@class='profiles']/tbody/tr/td[2]/text()")
+            assert titles == [e.title for e in found], query
+        assert "No profile matches" in client.get("/?q=nothing-matches-this").text

@@ -16,13 +16,14 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import jinja2
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -42,7 +43,7 @@ from pipeline.serve.accounts import LOCAL_USER, Accounts, User
 from pipeline.serve.cycles import CycleStore
 from pipeline.serve.jobs import Workers
 from pipeline.serve.login_pages import FAILED_LOGIN_DELAY
-from pipeline.serve.packs import Catalogue, PackStore
+from pipeline.serve.packs import Catalogue, Entry, PackStore
 from pipeline.serve.security import (
     MAX_RETURNS_BODY,
     MAX_ROSTER_BODY,
@@ -79,6 +80,9 @@ class Site:
     returns_lock: threading.Lock = field(default_factory=threading.Lock)
     returns_limit: int = MAX_RETURNS_BODY
     _frames: dict[str, ProfileFrames] = field(init=False, default_factory=dict)
+    #: Each profile's row of the list (`profile_row.html.j2`), rendered once: see `rows`.
+    _rows: dict[str, Markup] | None = field(init=False, default=None)
+    _rows_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.cycles = CycleStore(self.store)
@@ -128,6 +132,18 @@ class Site:
         }
         html = await run_in_threadpool(self.env.get_template(name).render, values)
         return HTMLResponse(html, status_code=status)
+
+    def rows(self, entries: Sequence[Entry]) -> Markup:
+        """The list's rows of these entries. The catalogue does not change while the server
+        runs, so each profile's row is rendered once (all of them, the first time: at start-up)
+        and a list only joins them."""
+        if self._rows is None:
+            with self._rows_lock:
+                if self._rows is None:
+                    row = self.env.get_template("profile_row.html.j2")
+                    self._rows = {e.id: Markup(row.render(e=e)) for e in self.catalogue.entries}
+        rows = self._rows
+        return Markup("").join(rows[e.id] for e in entries)
 
     def frames(self, profile_id: str) -> ProfileFrames:
         """The profile's frames, composed once (they are frozen; the canon does not change)."""
@@ -181,6 +197,7 @@ def create_app(site: Site, allowed_hosts: list[str] | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(site.rows, ())  # the list's rows, before the first request
         try:
             yield
         finally:  # an idle pool is joined; a running build finishes in its worker

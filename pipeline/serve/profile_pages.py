@@ -95,6 +95,7 @@ def routes(site: Site) -> list[Route]:
             request,
             "index.html.j2",
             entries=found,
+            rows=await run_in_threadpool(site.rows, found),
             total=len(catalogue.entries),
             q=text,
             function=function,
