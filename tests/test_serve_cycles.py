@@ -371,6 +371,40 @@ def test_a_hand_edited_cycle_json_is_not_built_again(
     assert not (cycle_dir / "managers" / f"{MANAGER_ID}.zip").exists()
 
 
+def test_a_cycle_built_with_other_settings_is_never_built_again_with_the_servers(
+    tmp_path: Path, users: Path
+) -> None:
+    """A cycle built with a form password (and Letter pages, the salary line) is stale to a
+    server without them; the server serves its bundles as they are, and where one is missing
+    answers 409 rather than rebuilding everyone's forms without the password."""
+    out = tmp_path / "out"
+    roster = write_roster(tmp_path / "roster.csv")
+    options = ("--form-password", "a cycle password", "--page-size", "Letter", "--include-salary")
+    cli_cycle(roster, out, *options)
+    cycle_dir = out / "cycles" / NAME
+    recorded = (cycle_dir / "cycle.json").read_bytes()
+    assert b"a cycle password" not in recorded
+    kept = (cycle_dir / "managers" / f"{OTHER_ID}.zip").read_bytes()
+    (cycle_dir / "managers" / f"{MANAGER_ID}.zip").unlink()
+    people = inodes(cycle_dir, "people")
+    site = make_site(CANON_DIR, out, load_accounts(users))
+    try:
+        with make_client(site) as client:
+            as_user(client, HR)
+            missing = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
+            assert missing.status_code == 409
+            assert "built with other settings" in missing.text and "packs cycle" in missing.text
+            present = client.get(f"/cycles/{NAME}/managers/{OTHER_ID}.zip")
+            assert present.status_code == 200 and present.content == kept
+            refused = update_cycle(client, roster.read_bytes())
+            assert refused.status_code == 400 and "built with other settings" in refused.text
+    finally:
+        site.workers.close()
+    assert (cycle_dir / "cycle.json").read_bytes() == recorded
+    assert inodes(cycle_dir, "people") == people
+    assert not (cycle_dir / "managers" / f"{MANAGER_ID}.zip").exists()
+
+
 def test_a_cycle_json_naming_another_cycle_is_not_shown(
     tmp_path: Path, built: Path, users: Path
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +31,8 @@ from pipeline.render import Format, get_format
 
 #: The keys of `cycle.json`'s `inputs`, and the cycle's folders of the same names.
 PEOPLE, HANDOUTS, MANAGERS = "people", "handouts", "managers"
+#: The key of `cycle.json`'s extra that records the choices the cycle was built with.
+SETTINGS = "settings"
 #: Formats a person gets; the handout (pdf) is per profile.
 PERSONAL_FORMATS = ("docx", "xlsx")
 HANDOUT_FORMAT = "pdf"
@@ -66,6 +69,35 @@ def build_common(
     """The build-wide part of every fingerprint (`options` stamped as `cycle()` stamps them)."""
     inputs = build_inputs(formats, layout, options, compose_options, reproducible)
     return common_fingerprint(inputs, formats, options)
+
+
+def settings_fingerprint(
+    options: RenderOptions, compose_options: ComposeOptions, secret: bytes
+) -> str:
+    """The choices `packs cycle` takes (page size, form password, the salary line) as one
+    fingerprint `cycle.json` keeps; the password keyed with the cycle's secret, so the record
+    never holds it or a plain hash of it."""
+    password = options.form_password
+    keyed = None if password is None else hmac.new(secret, password.encode(), "sha256").hexdigest()
+    return digest(options.page_size, keyed, compose_options.include_salary)
+
+
+def other_settings(
+    record: CycleRecord, root: Path, options: RenderOptions, compose_options: ComposeOptions
+) -> str | None:
+    """Why the cycle in `root` must not be built again with these choices (it was built with
+    others, or `cycle.json` does not say which); None when they are the cycle's own."""
+    try:
+        secret = load_secret(root)
+    except (OSError, PacksError):
+        return "the cycle's secret is missing"
+    if (record.extra or {}).get(SETTINGS) != settings_fingerprint(options, compose_options, secret):
+        return (
+            "it was built with other settings than this server's (page size, form password or "
+            "salary line); bring it up to date with `packs cycle`, with the options it was "
+            "built with"
+        )
+    return None
 
 
 def cycle_common(build: str, name: str, period: Period, secret: bytes) -> str:

@@ -54,6 +54,7 @@ from pipeline.cycle.inputs import (
     HANDOUTS,
     MANAGERS,
     PEOPLE,
+    SETTINGS,
     build_common,
     bundle_fingerprint,
     bundle_members,
@@ -63,6 +64,7 @@ from pipeline.cycle.inputs import (
     handout_fingerprint,
     person_fingerprint,
     present,
+    settings_fingerprint,
 )
 from pipeline.cycle.roster import Person, Roster
 from pipeline.diagnostics import PacksError
@@ -237,7 +239,10 @@ def cycle(
                 handouts=handouts,
                 managers=managers,
                 # sorted like `people`: cycle.json does not depend on the roster's row order
-                extra={"inputs": {k: dict(sorted(v.items())) for k, v in fps.items()}},
+                extra={
+                    "inputs": {k: dict(sorted(v.items())) for k, v in fps.items()},
+                    SETTINGS: settings_fingerprint(options, compose_options, secret),
+                },
             )
             data = cycle_json(record)
             new_paths = {

@@ -132,8 +132,11 @@ def routes(site: Site) -> list[Route]:
             problems: list[str] = []
             running = site.workers.running()
             suffix = ""
+            other = await run_in_threadpool(site.cycles.other_settings, record)
             if running is not None:
                 problems.append(f"the cycle {running} is being built; wait for it to finish")
+            elif other is not None:
+                problems.append(f"{record.cycle}: {other}")
             elif not isinstance(upload, UploadFile) or not upload.filename:
                 problems.append("roster: choose the roster file (CSV or XLSX)")
             else:
@@ -200,9 +203,14 @@ def routes(site: Site) -> list[Route]:
         if not file.endswith(".zip") or manager_id not in managers_shown(user, record):
             raise HTTPException(404, "No such bundle in this cycle.")
         if await run_in_threadpool(site.cycles.stale, record, manager_id) is not None:
-            record = await refreshed(record, manager_id)
-            if manager_id not in managers_shown(user, record):
-                raise HTTPException(404, "No such bundle in this cycle.")
+            other = await run_in_threadpool(site.cycles.other_settings, record)
+            if other is None:
+                record = await refreshed(record, manager_id)
+                if manager_id not in managers_shown(user, record):
+                    raise HTTPException(404, "No such bundle in this cycle.")
+            elif not await run_in_threadpool(site.cycles.on_disk, record, manager_id):
+                # never rebuilt with the server's choices (a form password dropped, say)
+                raise HTTPException(409, f"This bundle cannot be built here: {other}.")
         served = await run_in_threadpool(site.cycles.bundle, record, manager_id)
         if served is None:
             raise HTTPException(404, "No such bundle in this cycle.")

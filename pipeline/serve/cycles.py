@@ -24,7 +24,15 @@ from pathlib import Path
 
 from pipeline.cycle import CYCLE_JSON, CycleRecord, PersonEntry, read_cycle_json
 from pipeline.cycle.contract import cycle_name_problem
-from pipeline.cycle.inputs import MANAGERS, formats_of, roster_of, stale_bundle, stamped_common
+from pipeline.cycle.inputs import (
+    MANAGERS,
+    formats_of,
+    other_settings,
+    present,
+    roster_of,
+    stale_bundle,
+    stamped_common,
+)
 from pipeline.cycle.run import CYCLES
 from pipeline.diagnostics import CanonError, PacksError
 from pipeline.serve.accounts import User
@@ -108,6 +116,16 @@ class CycleStore:
         return stale_bundle(
             record, self.folder(record.cycle), manager_id, self.packs.canon, build, epoch
         )
+
+    def other_settings(self, record: CycleRecord) -> str | None:
+        """Why this server must not build the cycle again (it was built with other choices
+        than the server's: page size, form password, salary line); None when it may."""
+        p = self.packs
+        return other_settings(record, self.folder(record.cycle), p.options, p.compose_options)
+
+    def on_disk(self, record: CycleRecord, manager_id: str) -> bool:
+        """Whether the manager's bundle is on disk as `cycle.json` records it."""
+        return present(self.folder(record.cycle), record.managers.get(manager_id) or ())
 
     def refresh_request(self, record: CycleRecord) -> RefreshRequest:
         """`packs cycle` over this cycle as recorded, with this server's canon and settings;
