@@ -331,6 +331,42 @@ def test_a_table_is_one_element_with_its_header_once(
     assert crossing, "no bundled table crosses a page: the check checks nothing"
 
 
+#: The standard structure types of ISO 32000-1 14.8.4 (the handout has no /RoleMap).
+STANDARD_TYPES = {
+    *("Document", "Part", "Art", "Sect", "Div", "BlockQuote", "Caption", "TOC", "TOCI"),
+    *("Index", "NonStruct", "Private", "P", "H", "H1", "H2", "H3", "H4", "H5", "H6", "L"),
+    *("LI", "Lbl", "LBody", "Table", "TR", "TH", "TD", "THead", "TBody", "TFoot", "Span"),
+    *("Quote", "Note", "Reference", "BibEntry", "Code", "Link", "Annot", "Ruby", "RB", "RT"),
+    *("RP", "Warichu", "WT", "WP", "Figure", "Formula", "Form"),
+}
+
+
+def test_the_document_level_requirements_of_pdf_ua_1(tagged: dict[str, Tagged]) -> None:
+    """ISO 14289-1 (PDF/UA-1): standard structure types, or a role map to them (7.1; Matterhorn
+    02); the title in the XMP and shown as the window title (7.1; Matterhorn 06, 07); tab order
+    by structure on every page with annotations (7.18.3); Link elements hold their link
+    annotations (7.18.5); an embedded file's specification with /F and /UF (7.11; Matterhorn
+    21)."""
+    for pid, t in tagged.items():
+        role_map = t.struct_root.get("/RoleMap")
+        mapped = set() if role_map is None else {str(k)[1:] for k in role_map}
+        roles = {e.role for e in t.root.walk()} - {"StructTreeRoot"}
+        assert roles <= STANDARD_TYPES | mapped, (pid, roles - STANDARD_TYPES)
+        catalog = t.pdf.Root
+        assert bool(catalog.ViewerPreferences.DisplayDocTitle), pid
+        xmp = catalog.Metadata.read_bytes().decode("utf-8")
+        assert "<dc:title>" in xmp and str(t.pdf.docinfo.Title) in xmp, pid
+        for page in t.pdf.pages:
+            if page.obj.get("/Annots"):
+                assert page.obj.get("/Tabs") == "/S", pid
+        for e in t.root.walk():
+            if e.role == "Link":
+                assert any(isinstance(kid, Annotation) for kid in e.kids), pid
+        names = catalog.Names.EmbeddedFiles.Names
+        specs = [names[i + 1] for i in range(0, len(names), 2)]
+        assert specs and all("/F" in spec and "/UF" in spec for spec in specs), pid
+
+
 def test_pdf_ua_is_claimed_only_when_no_check_fails(tagged: dict[str, Tagged]) -> None:
     for t in tagged.values():
         metadata = t.pdf.Root.get("/Metadata")
