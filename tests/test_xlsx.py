@@ -353,7 +353,8 @@ def test_same_input_same_bytes(seed_frames: ProfileFrames, layout: Layout) -> No
 
 
 def fill(data: bytes, key_title: str, input_titles: list[str]) -> tuple[bytes, dict[str, Any]]:
-    """Type a value into every unlocked cell, as a user would; return the file and the values."""
+    """Type a value into every unlocked cell, as a user would; return the file and the values
+    the reader should give back (text, as typed)."""
     wb = load(data)
     typed: dict[str, dict[str, Any]] = {}
     n = 0
@@ -367,13 +368,16 @@ def fill(data: bytes, key_title: str, input_titles: list[str]) -> tuple[bytes, d
                     continue
                 assert title in input_titles
                 n += 1
+                due = datetime(2026, 1 + n % 12, 1 + n % 28)
                 value: Any = {
-                    "Due": datetime(2026, 1 + n % 12, 1 + n % 28),
+                    "Due": due,
                     "Status": "On track",
                     "Comment": f"note {n} for {key}",
                 }.get(title, n + 0.25)
                 cell.value = value
-                typed.setdefault(key, {})[title] = value
+                # what the reader gives: the text typed (a date ISO, a number its digits)
+                text = {"Due": due.date().isoformat()}.get(title, f"{n}.25")
+                typed.setdefault(key, {})[title] = value if isinstance(value, str) else text
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue(), typed

@@ -34,6 +34,7 @@ from typing import Any
 
 import uno  # type: ignore[import-not-found]
 from com.sun.star.beans import PropertyValue  # type: ignore[import-not-found]
+from com.sun.star.lang import Locale  # type: ignore[import-not-found]
 
 KEY = re.compile(r"\[([^\[\]]+)\]\s*$")
 FILTERS = {"writer": "MS Word 2007 XML", "calc": "Calc MS Excel 2007 XML"}
@@ -143,7 +144,8 @@ def writer(doc: Any, dispatch: Any, job: dict[str, Any]) -> dict[str, Any]:
 def calc(doc: Any, dispatch: Any, job: dict[str, Any]) -> dict[str, Any]:
     """Each cell: whether LibreOffice holds its sheet protected and the cell locked; an
     unlocked cell then gets the text entered as Calc parses typing (`setFormula`: "12.5" a
-    number, "2027-06-30" a date). Not `.uno:EnterString`: LibreOffice 7.4 aborts a second or so
+    number, "2027-06-30" a date, "80%" 0.8, with the `0.00%` format typing gives the cell and
+    setFormula does not). Not `.uno:EnterString`: LibreOffice 7.4 aborts a second or so
     after it on a hidden document (any workbook, even one cell; signal 6, seen on 7.4.7), and the
     API does not check protection itself, hence the locked flag is reported, not tried."""
     cells = []
@@ -154,10 +156,20 @@ def calc(doc: Any, dispatch: Any, job: dict[str, Any]) -> dict[str, Any]:
         locked = bool(cell.CellProtection.IsLocked)
         if not locked:
             cell.setFormula(text)
+            if text.endswith("%"):  # Calc recognising a typed percentage formats the cell so
+                cell.NumberFormat = percent_format(doc)
         cells.append(
             [sheet_name, name, bool(sheet.isProtected()), locked, before, cell.getString()]
         )
     return {"cells": cells}
+
+
+def percent_format(doc: Any) -> int:
+    """The key of the `0.00%` number format, what Calc gives a cell typed `80%`."""
+    formats = doc.getNumberFormats()
+    locale = Locale()
+    key = formats.queryKey("0.00%", locale, False)
+    return int(key if key != -1 else formats.addNew("0.00%", locale))
 
 
 class Office:

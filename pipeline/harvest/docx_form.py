@@ -14,9 +14,11 @@ a form field's `w:statusText` and `w:name`):
    recognised, in that same key order.
 
 A value is the field's text as typed (dates as written: the form asks for `yyyy-MM-dd`, a
-content control's picked `w:fullDate` gives that form); a field still showing only its token or
-its blank line is None. A value that still holds a token ('2027-06-30⟨date⟩') is returned as it
-is, never trimmed: the harvest flags it (`results.is_placeholder`).
+content control's picked `w:fullDate` gives that form), a plain number or percentage in its
+shortest digits (`12.50` -> `12.5`), the rule the tracker reader shares
+(`pipeline.harvest.values`); a field still showing only its token or its blank line is None.
+A value that still holds a token ('2027-06-30⟨date⟩') is returned as it is, never trimmed:
+the harvest flags it (`results.is_placeholder`).
 
 python-docx drops content-control text (doctech §1.7), so this walks the XML with lxml, never
 resolving entities or touching the network.
@@ -34,6 +36,7 @@ from lxml import etree
 
 from pipeline.diagnostics import PacksError
 from pipeline.harvest.package import Package, PackageError, PackageKind, open_package
+from pipeline.harvest.values import written
 from pipeline.model import PlaceholderKind
 from pipeline.ooxml.form_contract import (
     BLANK_CHAR,
@@ -267,8 +270,9 @@ def form_values(form: FormDocument, order: Sequence[str] | None = None) -> dict[
     ]
     if expected:
         keys = _place(keys, expected)
-    return {
-        key: f.value() if isinstance(f, _FormField) else _value(*f)
-        for key, f in zip(keys, found, strict=True)
-        if key
-    }
+    out: dict[str, str | None] = {}
+    for key, f in zip(keys, found, strict=True):
+        if key:
+            value = f.value() if isinstance(f, _FormField) else _value(*f)
+            out[key] = None if value is None else written(value)
+    return out

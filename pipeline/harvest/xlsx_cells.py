@@ -7,7 +7,9 @@ dates, and every sheet's values, once per file. The values are the ones openpyxl
 `load_workbook(read_only=True, data_only=True)` gives after `reset_dimensions()`, row for row
 (`tests/test_xlsx.py` checks it on issued, filled, sorted and LibreOffice-saved trackers): numbers
 as int or float, date-styled numbers as datetimes, a formula's cached value, text as str, rows
-as long as their last cell, missing rows as empty tuples.
+as long as their last cell, missing rows as empty tuples. A number whose cell shows it as a
+percentage is a `Percent`, a float equal to openpyxl's, so the tracker reader can give "80%"
+back as it was typed.
 
 The package is opened through `open_package` (zip bombs, unsafe names, duplicates) and any part
 declaring a DTD is refused before it is parsed; the parser never resolves entities or reads the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import io
 import posixpath
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -62,6 +65,19 @@ SHARED_STRINGS_TYPE = (
 ROW, VALUE, INLINE = (f"{{{MAIN}}}{t}" for t in ("row", "v", "is"))
 
 Row = tuple[Any, ...]
+#: Quoted text and backslash escapes of a number format: a `%` in them is only shown.
+_LITERAL = re.compile(r'"[^"]*"|\\.')
+
+
+class Percent(float):
+    """A number its cell shows as a percentage (the cell's number format has `%`: `0%`,
+    `0.00%`, what Excel and LibreOffice give a cell typed `80%`); equal to the float it is."""
+
+    __slots__ = ()
+
+
+def is_percent_format(code: str) -> bool:
+    return "%" in _LITERAL.sub("", code)
 
 
 def _parser() -> etree.XMLParser:
@@ -160,7 +176,7 @@ class Book:
             ):
                 self.strings.append(_text(si).replace("x005F_", ""))
                 si.clear()
-        self.date_styles, self.timedelta_styles = self._styles()
+        self.date_styles, self.timedelta_styles, self.percent_styles = self._styles()
 
     def _relationships(self, part: str) -> dict[str, tuple[str, str]]:
         """rId -> (target part, type), resolved as openpyxl's `get_dependents` does."""
@@ -180,16 +196,17 @@ class Book:
             out[str(rel.get("Id"))] = (target, str(rel.get("Type", "")))
         return out
 
-    def _styles(self) -> tuple[frozenset[int], frozenset[int]]:
-        """Indexes of the cell styles (cellXfs) whose number format is a date / a duration."""
+    def _styles(self) -> tuple[frozenset[int], frozenset[int], frozenset[int]]:
+        """Indexes of the cell styles (cellXfs) whose number format is a date / a duration /
+        a percentage."""
         if "xl/styles.xml" not in self.parts:
-            return frozenset(), frozenset()
+            return frozenset(), frozenset(), frozenset()
         root = self._xml("xl/styles.xml")
         custom = {
             int(str(f.get("numFmtId"))): str(f.get("formatCode"))
             for f in root.iterfind(f"{{{MAIN}}}numFmts/{{{MAIN}}}numFmt")
         }
-        dates, durations = set(), set()
+        dates, durations, percents = set(), set(), set()
         for index, xf in enumerate(root.iterfind(f"{{{MAIN}}}cellXfs/{{{MAIN}}}xf")):
             number = int(str(xf.get("numFmtId", "0")))
             fmt = custom[number] if number in custom else builtin_format_code(number)
@@ -197,7 +214,9 @@ class Book:
                 dates.add(index)
             if is_timedelta_format(fmt):
                 durations.add(index)
-        return frozenset(dates), frozenset(durations)
+            if fmt and is_percent_format(fmt):
+                percents.add(index)
+        return frozenset(dates), frozenset(durations), frozenset(percents)
 
     @property
     def sheetnames(self) -> list[str]:
@@ -264,6 +283,8 @@ class Book:
                     return from_excel(number, self.epoch, timedelta=style in self.timedelta_styles)
                 except (OverflowError, ValueError):
                     return "#VALUE!"
+            if style in self.percent_styles:
+                return Percent(number)
             return number
         if kind == "s":
             return self.strings[int(value)]

@@ -6,6 +6,10 @@ by position, so a user may sort or filter; a row whose key cell was lost is matc
 canon text when that text is unique. A returned file is untrusted: it is opened as a checked
 package and refused when any part declares a DTD, before any part is parsed (`xlsx_cells.Book`,
 which reads the values openpyxl would, by streaming the sheet XML).
+
+Every value comes back as text, the way the form's do, so one filled value reads the same from
+either (`pipeline.harvest.values`): a date as ISO `YYYY-MM-DD`, a number as its digits (`12.5`,
+`40`), a percentage as typed (`80%`), text as it is.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 
 from openpyxl.utils import column_index_from_string
 
+from pipeline.harvest.values import cell_text
 from pipeline.harvest.xlsx_cells import TRACKER_PACKAGE, Book, TrackerError
 from pipeline.ooxml.tracker_contract import (
     COLUMN_RECORD,
@@ -151,20 +156,21 @@ def read_contract(data: bytes) -> Contract:
     return contract_of(Book(data))
 
 
-def read_tracker(data: bytes) -> dict[str, dict[str, object]]:
+def read_tracker(data: bytes) -> dict[str, dict[str, str | None]]:
     """Every input cell of a tracker by row key and column title, in the tracker's own order.
 
-    Values are what the cell holds (str, int, float, datetime, bool or None; a formula's last
-    computed value). An untouched placeholder comes back as its token (`⟨target⟩`), so a caller
-    can tell "not filled" from "cleared" (None). A row that was deleted is absent.
+    Values are text (`values.cell_text`): what was typed, a date ISO, a number its digits, a
+    percentage with `%` (a formula's last computed value likewise). An untouched placeholder
+    comes back as its token (`⟨target⟩`), so a caller can tell "not filled" from "cleared"
+    (None). A row that was deleted is absent.
     """
     book = Book(data)
     return tracker_values(book, contract_of(book))
 
 
-def tracker_values(book: Book, contract: Contract) -> dict[str, dict[str, object]]:
+def tracker_values(book: Book, contract: Contract) -> dict[str, dict[str, str | None]]:
     """`read_tracker` of a workbook already opened, with its contract already read."""
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, dict[str, str | None]] = {}
     for sheet, part in contract.sheets.items():
         if sheet not in book.sheetnames:
             raise TrackerError(f"tracker sheet {sheet!r} is missing (was it renamed?)")
@@ -172,5 +178,5 @@ def tracker_values(book: Book, contract: Contract) -> dict[str, dict[str, object
         for key in part.rows:
             if key in found and key in part.inputs:
                 values = found[key]
-                out[key] = {t: _cell(values, part.columns[t]) for t in part.inputs[key]}
+                out[key] = {t: cell_text(_cell(values, part.columns[t])) for t in part.inputs[key]}
     return out
