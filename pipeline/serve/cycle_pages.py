@@ -137,12 +137,8 @@ def routes(site: Site) -> list[Route]:
                 problems.append(f"the cycle {running} is being built; wait for it to finish")
             elif other is not None:
                 problems.append(f"{record.cycle}: {other}")
-            elif not isinstance(upload, UploadFile) or not upload.filename:
-                problems.append("roster: choose the roster file (CSV or XLSX)")
             else:
-                suffix = Path(shown_name(upload.filename, "")).suffix.casefold()
-                if suffix not in ROSTER_SUFFIXES:
-                    problems.append("roster: a roster is a .csv or .xlsx file")
+                suffix = roster_suffix(upload, problems)
             if not problems:
                 assert isinstance(upload, UploadFile)
                 job, folder = site.workers.new_job()
@@ -184,6 +180,17 @@ def routes(site: Site) -> list[Route]:
             site.cycle_jobs,
             formats,
         )
+
+    def roster_suffix(upload: object, problems: list[str]) -> str:
+        """The uploaded roster's suffix (`.csv` or `.xlsx`), or a problem for an upload that
+        is not one; the client's file name gives its suffix only, never a path."""
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            problems.append("roster: choose the roster file (CSV or XLSX)")
+            return ""
+        suffix = Path(shown_name(upload.filename, "")).suffix.casefold()
+        if suffix not in ROSTER_SUFFIXES:
+            problems.append("roster: a roster is a .csv or .xlsx file")
+        return suffix
 
     def roster_problems(roster: Path) -> list[Problem]:
         """The roster checked as `packs cycle` checks it (located as `roster.csv:LINE`)."""
@@ -257,14 +264,11 @@ def routes(site: Site) -> list[Route]:
             upload = form.get("roster")
             problems: list[str] = []
             running = site.workers.running()
+            suffix = ""
             if running is not None:
                 problems.append(f"the cycle {running} is being built; wait for it to finish")
-            elif not isinstance(upload, UploadFile) or not upload.filename:
-                problems.append("roster: choose the roster file (CSV or XLSX)")
             else:
-                suffix = Path(shown_name(upload.filename, "")).suffix.casefold()
-                if suffix not in ROSTER_SUFFIXES:
-                    problems.append("roster: a roster is a .csv or .xlsx file")
+                suffix = roster_suffix(upload, problems)
             if not problems:
                 assert isinstance(upload, UploadFile)
                 job, folder = site.workers.new_job()
