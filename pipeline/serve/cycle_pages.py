@@ -140,10 +140,7 @@ def routes(site: Site) -> list[Route]:
             else:
                 suffix = roster_suffix(upload, problems)
             if not problems:
-                assert isinstance(upload, UploadFile)
-                job, folder = site.workers.new_job()
-                roster = folder / f"roster{suffix}"
-                await save_upload(upload, roster)
+                job, folder, roster = await stored_roster(upload, suffix)
                 found = await run_in_threadpool(roster_problems, roster)
                 if found:
                     problems = RosterError("the roster is invalid", found).report().splitlines()
@@ -191,6 +188,15 @@ def routes(site: Site) -> list[Route]:
         if suffix not in ROSTER_SUFFIXES:
             problems.append("roster: a roster is a .csv or .xlsx file")
         return suffix
+
+    async def stored_roster(upload: object, suffix: str) -> tuple[str, Path, Path]:
+        """A checked roster upload saved (owner-only) in a new build job's folder: the job, the
+        folder and the roster's path (named by us, never by the client)."""
+        assert isinstance(upload, UploadFile)
+        job, folder = site.workers.new_job()
+        roster = folder / f"roster{suffix}"
+        await save_upload(upload, roster)
+        return job, folder, roster
 
     def roster_problems(roster: Path) -> list[Problem]:
         """The roster checked as `packs cycle` checks it (located as `roster.csv:LINE`)."""
@@ -270,10 +276,7 @@ def routes(site: Site) -> list[Route]:
             else:
                 suffix = roster_suffix(upload, problems)
             if not problems:
-                assert isinstance(upload, UploadFile)
-                job, folder = site.workers.new_job()
-                roster = folder / f"roster{suffix}"
-                await save_upload(upload, roster)
+                job, folder, roster = await stored_roster(upload, suffix)
                 problems, parsed = await run_in_threadpool(check_cycle, name, period, roster)
                 if not problems:
                     assert parsed is not None
