@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import CancelledError, Future
@@ -1076,3 +1077,26 @@ def test_builds_of_a_stopped_server_are_reconciled(tmp_path: Path) -> None:
     assert json.loads((gone.folder / "status.json").read_bytes())["state"] == "failed"
     running = restarted.status(alive.job)
     assert running is not None and running["state"] == "running"
+
+
+def test_a_bug_in_a_web_build_leaves_an_owner_only_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build that fails by a bug says so on its page and keeps the trace with the job, mode
+    0600 like the roster beside it: a trace may quote roster text (names are personal data)."""
+    import pipeline.serve.jobs as jobs
+
+    site = make_site(CANON_DIR, tmp_path / "out")
+    request = build_request(site, "buggy")
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("Top <b>Boss</b> broke it")
+
+    monkeypatch.setattr(jobs, "cycle", broken)
+    run_build(request)
+    status = json.loads((request.folder / "status.json").read_bytes())
+    assert status["state"] == "failed"
+    assert status["message"] == "internal error (a bug): RuntimeError"
+    trace = request.folder / "traceback.txt"
+    assert "Top <b>Boss</b> broke it" in trace.read_text()
+    assert stat.S_IMODE(trace.stat().st_mode) == 0o600

@@ -218,7 +218,8 @@ def _run_build(request: BuildRequest) -> None:
     except Exception as exc:  # a bug: say so, keep the trace with the job
         status["state"] = State.FAILED
         status["message"] = f"internal error (a bug): {type(exc).__name__}"
-        (request.folder / "traceback.txt").write_text(traceback.format_exc())
+        # owner-only, as every file of the job: a trace may quote roster text
+        write_atomic(request.folder / "traceback.txt", traceback.format_exc().encode(), FILE_MODE)
     write_json(request.folder / STATUS, status)
 
 
