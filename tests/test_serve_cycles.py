@@ -26,7 +26,8 @@ from starlette.testclient import TestClient
 from pipeline.cycle import check_arguments, read_cycle_json
 from pipeline.serve.accounts import add_user, load_accounts
 from pipeline.serve.app import Site
-from pipeline.serve.jobs import BuildRequest, Workers, run_build
+from pipeline.serve.pool import Workers
+from pipeline.serve.worker import BuildRequest, run_build
 from tests.adversarial.conftest import CODE_TEXTS
 from tests.conftest import CANON_DIR, FIXED_EPOCH, SEED_ID
 from tests.test_cycle_build import NAME, PERIOD, run_cycle
@@ -1084,7 +1085,7 @@ def test_a_bug_in_a_web_build_leaves_an_owner_only_trace(
 ) -> None:
     """A build that fails by a bug says so on its page and keeps the trace with the job, mode
     0600 like the roster beside it: a trace may quote roster text (names are personal data)."""
-    import pipeline.serve.jobs as jobs
+    import pipeline.serve.worker as worker
 
     site = make_site(CANON_DIR, tmp_path / "out")
     request = build_request(site, "buggy")
@@ -1092,7 +1093,7 @@ def test_a_bug_in_a_web_build_leaves_an_owner_only_trace(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("Top <b>Boss</b> broke it")
 
-    monkeypatch.setattr(jobs, "cycle", broken)
+    monkeypatch.setattr(worker, "cycle", broken)
     run_build(request)
     status = json.loads((request.folder / "status.json").read_bytes())
     assert status["state"] == "failed"

@@ -41,9 +41,9 @@ from pipeline.model import ProfileFrames
 from pipeline.serve import cycle_pages, login_pages, profile_pages
 from pipeline.serve.accounts import LOCAL_USER, Accounts, User
 from pipeline.serve.cycles import CycleStore
-from pipeline.serve.jobs import Workers
 from pipeline.serve.login_pages import FAILED_LOGIN_DELAY
 from pipeline.serve.packs import Catalogue, Entry, PackStore
+from pipeline.serve.pool import Workers
 from pipeline.serve.security import (
     MAX_RETURNS_BODY,
     MAX_ROSTER_BODY,

@@ -35,23 +35,12 @@ from pipeline.serve.cycles import (
     valid_name,
     visible_people,
 )
-from pipeline.serve.jobs import (
-    CYCLE_FORMATS,
-    FINAL,
-    RESULTS,
-    RETURNS,
-    ROSTER_SUFFIXES,
-    BuildRequest,
-    HarvestRequest,
-    Refreshed,
-    read_summary,
-    returned_files,
-    shown_name,
-    store_returned,
-)
+from pipeline.serve.jobs import FINAL, ROSTER_SUFFIXES, shown_name
 from pipeline.serve.packs import ZIP_MEDIA_TYPE, ServedFile
 from pipeline.serve.profile_pages import file_response
+from pipeline.serve.returns import RESULTS, RETURNS, read_summary, returned_files, store_returned
 from pipeline.serve.security import MAX_RETURNED_FILES, checked_form, form_page
+from pipeline.serve.worker import CYCLE_FORMATS, BuildRequest, HarvestRequest, Refreshed
 
 if TYPE_CHECKING:
     from pipeline.serve.app import Site

@@ -36,8 +36,8 @@ from pipeline.cycle.inputs import (
 from pipeline.cycle.run import CYCLES
 from pipeline.diagnostics import CanonError, PacksError
 from pipeline.serve.accounts import User
-from pipeline.serve.jobs import RefreshRequest
 from pipeline.serve.packs import PackStore, ServedFile
+from pipeline.serve.worker import RefreshRequest
 
 #: Cycle names the web page cannot show: they are its own URLs (`/cycles/new`).
 RESERVED_NAMES = frozenset({"new"})
