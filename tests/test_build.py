@@ -45,6 +45,7 @@ from pipeline.build import (
     start_workers_early,
     write_atomic,
 )
+from pipeline.build.lock import BuildBusy
 from pipeline.cli import main
 from pipeline.diagnostics import PacksError
 from pipeline.extract import load_canon
@@ -537,6 +538,8 @@ def test_a_second_build_on_the_same_out_refuses(
         err = capsys.readouterr().err
         assert f"{out} is in use by another build (pid {os.getpid()})" in err
         assert not list(out.glob("*/manifest.json"))
+        with pytest.raises(BuildBusy), build_lock(out):  # a type to catch, not words to match
+            pass
     assert main(argv, out=io.StringIO()) == 0  # the lock goes with the build holding it
 
 

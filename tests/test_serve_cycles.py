@@ -14,7 +14,7 @@ import json
 import os
 import stat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
 from pathlib import Path
 
@@ -23,11 +23,13 @@ from httpx2 import Response
 from lxml import html as lxml_html
 from starlette.testclient import TestClient
 
+from pipeline.build.lock import BuildBusy, build_lock
 from pipeline.cycle import check_arguments, read_cycle_json
+from pipeline.diagnostics import PacksError
 from pipeline.serve.accounts import add_user, load_accounts
 from pipeline.serve.app import Site
 from pipeline.serve.pool import Workers
-from pipeline.serve.worker import BuildRequest, run_build
+from pipeline.serve.worker import BuildRequest, Refreshed, run_build
 from tests.adversarial.conftest import CODE_TEXTS
 from tests.conftest import CANON_DIR, FIXED_EPOCH, SEED_ID
 from tests.test_cycle_build import NAME, PERIOD, run_cycle
@@ -297,6 +299,59 @@ def test_a_missing_bundle_is_built_again_as_packs_cycle_wrote_it(
     assert (cycle_dir / "managers" / f"{OTHER_ID}.zip").read_bytes() == (
         built / "cycles" / NAME / "managers" / f"{OTHER_ID}.zip"
     ).read_bytes()
+
+
+def test_a_bundle_of_a_cycle_built_elsewhere_is_busy_not_failed(
+    tmp_path: Path, built: Path, users: Path
+) -> None:
+    """A missing bundle while another build holds the cycle's lock (`packs cycle` in a
+    terminal): 503 with Retry-After, nothing written; once the lock is free, the bundle."""
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(built, out)
+    cycle_dir = out / "cycles" / NAME
+    bundle = cycle_dir / "managers" / f"{MANAGER_ID}.zip"
+    original = bundle.read_bytes()
+    bundle.unlink()
+    site = make_site(CANON_DIR, out, load_accounts(users))
+    try:
+        with make_client(site) as client:
+            as_user(client, HR)
+            with build_lock(cycle_dir):
+                busy = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
+            assert busy.status_code == 503, busy.text
+            assert busy.headers["retry-after"] == "5"
+            assert "being built" in busy.text and "could not be brought up to date" not in busy.text
+            assert not bundle.exists()
+            response = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
+            assert response.status_code == 200, response.text
+            assert response.content == original
+    finally:
+        site.workers.close()
+
+
+def test_a_refresh_tells_busy_from_failed_by_the_locks_type_not_its_words(
+    built: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.serve.worker as worker
+
+    site = make_site(CANON_DIR, built)
+    record = site.cycles.record(NAME)
+    assert record is not None
+    request = site.cycles.refresh_request(record)
+
+    def refusing(error: PacksError) -> Callable[..., None]:
+        def call(*_args: object, **_kwargs: object) -> None:
+            raise error
+
+        return call
+
+    monkeypatch.setattr(worker, "cycle", refusing(BuildBusy("held (pid 7): other words")))
+    assert worker.run_refresh(request) == (Refreshed.BUSY, "held (pid 7): other words")
+    failed = PacksError("roster: in use by another build, says a message that is not the lock")
+    monkeypatch.setattr(worker, "cycle", refusing(failed))
+    assert worker.run_refresh(request) == (Refreshed.FAILED, str(failed))
 
 
 def test_a_canon_edit_makes_bundles_stale_and_they_are_built_as_packs_cycle_builds_them(

@@ -113,10 +113,6 @@ class Catalogue:
 # --- the packs ------------------------------------------------------------------------------------
 
 
-class BuildBusy(PacksError):
-    """Another process holds the `out/` build lock; the client should retry."""
-
-
 @dataclass(frozen=True)
 class ServedFile:
     name: str
@@ -173,7 +169,7 @@ class PackStore:
     def ensure(self, profile_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Manifests of these packs, building the missing or stale ones first (blocking: call it
         from a worker thread). One build at a time in this process; another process building
-        into the same `out/` makes this raise `BuildBusy`."""
+        into the same `out/` makes this raise `BuildBusy` (the build lock's)."""
         manifests = {pid: m for pid in profile_ids if (m := self.current(pid)) is not None}
         if len(manifests) == len(profile_ids):
             return manifests
@@ -190,21 +186,16 @@ class PackStore:
         return manifests
 
     def _build(self, profiles: Sequence[Profile]) -> None:
-        try:
-            report = build(
-                self.canon,
-                profiles,
-                self.formats,
-                self.out,
-                self.layout,
-                self.options,
-                self.compose_options,
-                jobs=1,
-            )
-        except PacksError as exc:
-            if "in use by another build" in str(exc):
-                raise BuildBusy(str(exc)) from None
-            raise
+        report = build(
+            self.canon,
+            profiles,
+            self.formats,
+            self.out,
+            self.layout,
+            self.options,
+            self.compose_options,
+            jobs=1,
+        )
         if report.failed:
             raise PacksError("; ".join(f"{pid}: {why}" for pid, why in report.failed))
 
@@ -230,12 +221,8 @@ class PackStore:
         raw = (self.out / profile_id / MANIFEST).read_bytes()
         path = self.out / f"{profile_id}.zip"
         if not zip_is_current(path, profile_id, raw):
-            with self._lock:
-                try:
-                    with build_lock(self.out):
-                        ensure_zip(self.out, profile_id, raw, _epoch(manifest))
-                except PacksError as exc:
-                    raise BuildBusy(str(exc)) from None
+            with self._lock, build_lock(self.out):
+                ensure_zip(self.out, profile_id, raw, _epoch(manifest))
         data = path.read_bytes()
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             if z.read(f"{profile_id}/{MANIFEST}") != raw:

@@ -16,9 +16,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from pipeline.build import MANIFEST
+from pipeline.build.lock import BuildBusy
 from pipeline.model import Frame, Group
 from pipeline.render.to_text import block_text
-from pipeline.serve.packs import ZIP_MEDIA_TYPE, BuildBusy, ServedFile, media_type
+from pipeline.serve.packs import ZIP_MEDIA_TYPE, ServedFile, media_type
 
 if TYPE_CHECKING:
     from pipeline.serve.app import Site

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.build import write_atomic
+from pipeline.build.lock import BuildBusy
 from pipeline.compose import ComposeOptions
 from pipeline.cycle import Period, Roster, read_roster
 from pipeline.cycle.groups import FILE_MODE
@@ -196,7 +197,8 @@ class Refreshed:
 
 
 def run_refresh(request: RefreshRequest) -> tuple[str, str]:
-    """The worker's side: `cycle(..., zip=True)` under the cycle's build lock; (outcome, line)."""
+    """The worker's side: `cycle(..., zip=True)` under the cycle's build lock; (outcome, line).
+    BUSY when the lock is held (`BuildBusy`, by its type: the lock's wording may change)."""
     with _BUSY:
         try:
             report = cycle(
@@ -212,9 +214,10 @@ def run_refresh(request: RefreshRequest) -> tuple[str, str]:
                 jobs=1,
                 zip=True,
             )
+        except BuildBusy as exc:
+            return Refreshed.BUSY, str(exc)
         except PacksError as exc:
-            busy = "in use by another build" in str(exc)
-            return (Refreshed.BUSY if busy else Refreshed.FAILED), str(exc)
+            return Refreshed.FAILED, str(exc)
         return (Refreshed.FAILED if report.failed else Refreshed.DONE), report.line()
 
 
