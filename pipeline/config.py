@@ -5,7 +5,9 @@ the manner of MkDocs' `config/defaults.py`): the field's annotation is its type 
 true/false, dates, `Literal` choices, tuples, `Table` mappings, nested sections), its default is
 the setting's (none = required), and `check=` refines what the type cannot say (`at_least`,
 `positive`, `keys`, `folder_file`). A section may add cross-field checks with a `problems()`
-method yielding (key path, what was expected). `read_config` reads the file with the canon's
+method yielding (key path, what was expected). A setting a section no longer reads is named in its
+`RETIRED` class attribute (name -> why): a file that still sets it is refused at that line with
+the reason, rather than as an unknown setting. `read_config` reads the file with the canon's
 YAML reader (line marks; anchors and tags refused) and reports every problem at once as
 `FILE:LINE: error: key: what was expected [layout]`.
 """
@@ -242,8 +244,13 @@ class _Reader:
             str(self.scalar(k)) if isinstance(k, yaml.ScalarNode) else "" for k, _ in node.value
         ]
         bad = self._duplicates(node, key, names)
+        retired: Mapping[str, str] = getattr(cls, "RETIRED", {})
         for (k, v), name in zip(node.value, names, strict=True):
-            if name not in declared:
+            if name in retired and name not in declared:
+                message = f"{_joined(key, name)}: no longer read ({retired[name]}); delete it"
+                self.problems.error(self.display, line_of(k), message, "layout")
+                bad = True
+            elif name not in declared:
                 where = _joined(key, name or describe(k))
                 known = ", ".join(sorted(declared))
                 message = f"{where}: unknown setting (expected one of: {known})"

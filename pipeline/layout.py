@@ -15,11 +15,11 @@ the typed sections (`layout.config.handout`, `.docx`, `.xlsx`), never a dict.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pipeline.config import Table, at_least, folder_file, keys, positive, read_config, setting
 from pipeline.diagnostics import PacksError
@@ -125,8 +125,16 @@ class DocxStyles:
 
 @dataclass(frozen=True)
 class DocxDate:
+    """The date fields' format (`w:format` of a FORMTEXT field of type date)."""
+
+    #: `locale` was the date content control's `w:lid`; a text form field has no such language.
+    RETIRED: ClassVar[Mapping[str, str]] = {
+        "locale": "the date fields are text form fields, which carry no date language; Word "
+        "reads a typed date by the computer's regional settings, and the form's language is its "
+        "reference document's",
+    }
+
     format: str = "yyyy-MM-dd"
-    locale: str = "en-GB"
 
 
 @dataclass(frozen=True)

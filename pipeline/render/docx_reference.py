@@ -57,7 +57,6 @@ class DocxLayout:
     page_sizes: Mapping[str, tuple[int, int]]
     margins: Mapping[str, int]
     date_format: str
-    date_locale: str
     source_label: str
     text_field: str
     area_weights: tuple[int, ...]
@@ -108,7 +107,6 @@ def _load(layout: Layout) -> DocxLayout:
         page_sizes=settings.page_sizes,
         margins=settings.margins,
         date_format=settings.date.format,
-        date_locale=settings.date.locale,
         source_label=settings.source_label,
         text_field=settings.text_field,
         area_weights=settings.area_column_weights,

@@ -469,6 +469,24 @@ LAYOUT_FILE_CASES: tuple[LayoutCase, ...] = (
         ),
     ),
     LayoutCase(
+        "a setting no longer read (an older layout's date locale)",
+        (
+            (
+                "  margins: {top: 1134, right: 1134, bottom: 1134, left: 1134}\n",
+                "  margins: {top: 1134, right: 1134, bottom: 1134, left: 1134}\n"
+                "  date: {format: yyyy-MM-dd, locale: en-GB}\n",
+            ),
+        ),
+        (
+            _at(
+                13,
+                "docx.date.locale: no longer read (the date fields are text form fields, which "
+                "carry no date language; Word reads a typed date by the computer's regional "
+                "settings, and the form's language is its reference document's); delete it",
+            ),
+        ),
+    ),
+    LayoutCase(
         "missing style role",
         (("    placeholder: PlaceholderText\n", ""),),
         (_at(14, "docx.styles.placeholder: missing setting (expected text)"),),
