@@ -93,6 +93,18 @@ def client(built: Path, users: Path) -> Iterator[TestClient]:
         yield c
 
 
+@contextlib.contextmanager
+def serving(out: Path, users: Path, canon: Path = CANON_DIR) -> Iterator[tuple[TestClient, Site]]:
+    """A site over `out` with the module's accounts, its client, and its worker processes
+    ended afterwards."""
+    site = make_site(canon, out, load_accounts(users))
+    try:
+        with make_client(site) as client:
+            yield client, site
+    finally:
+        site.workers.close()
+
+
 def as_user(client: TestClient, who: tuple[str, str]) -> TestClient:
     log_in(client, *who)
     return client
@@ -278,19 +290,15 @@ def test_a_missing_bundle_is_built_again_as_packs_cycle_wrote_it(
     people = inodes(cycle_dir, "people")
     for manager in (MANAGER_ID, OTHER_ID):
         (cycle_dir / "managers" / f"{manager}.zip").unlink()
-    site = make_site(CANON_DIR, out, load_accounts(users))
-    try:
-        with make_client(site) as client:
-            as_user(client, MANAGER)
-            # another manager's bundle: 404 whether or not it is on disk, and not built
-            assert client.get(f"/cycles/{NAME}/managers/{OTHER_ID}.zip").status_code == 404
-            assert not (cycle_dir / "managers" / f"{OTHER_ID}.zip").exists()
-            response = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
-            assert response.status_code == 200, response.text
-            assert response.content == original
-            assert response.headers["etag"] == f'"sha256-{hashlib.sha256(original).hexdigest()}"'
-    finally:
-        site.workers.close()
+    with serving(out, users) as (client, _site):
+        as_user(client, MANAGER)
+        # another manager's bundle: 404 whether or not it is on disk, and not built
+        assert client.get(f"/cycles/{NAME}/managers/{OTHER_ID}.zip").status_code == 404
+        assert not (cycle_dir / "managers" / f"{OTHER_ID}.zip").exists()
+        response = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
+        assert response.status_code == 200, response.text
+        assert response.content == original
+        assert response.headers["etag"] == f'"sha256-{hashlib.sha256(original).hexdigest()}"'
     # the cycle as `packs cycle` left it; nobody's files rendered again
     assert (cycle_dir / "cycle.json").read_bytes() == (
         built / "cycles" / NAME / "cycle.json"
@@ -314,21 +322,17 @@ def test_a_bundle_of_a_cycle_built_elsewhere_is_busy_not_failed(
     bundle = cycle_dir / "managers" / f"{MANAGER_ID}.zip"
     original = bundle.read_bytes()
     bundle.unlink()
-    site = make_site(CANON_DIR, out, load_accounts(users))
-    try:
-        with make_client(site) as client:
-            as_user(client, HR)
-            with build_lock(cycle_dir):
-                busy = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
-            assert busy.status_code == 503, busy.text
-            assert busy.headers["retry-after"] == "5"
-            assert "being built" in busy.text and "could not be brought up to date" not in busy.text
-            assert not bundle.exists()
-            response = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
-            assert response.status_code == 200, response.text
-            assert response.content == original
-    finally:
-        site.workers.close()
+    with serving(out, users) as (client, _site):
+        as_user(client, HR)
+        with build_lock(cycle_dir):
+            busy = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["retry-after"] == "5"
+        assert "being built" in busy.text and "could not be brought up to date" not in busy.text
+        assert not bundle.exists()
+        response = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
+        assert response.status_code == 200, response.text
+        assert response.content == original
 
 
 def test_a_refresh_tells_busy_from_failed_by_the_locks_type_not_its_words(
@@ -371,22 +375,15 @@ def test_a_canon_edit_makes_bundles_stale_and_they_are_built_as_packs_cycle_buil
     cli_cycle(write_roster(tmp_path / "roster.csv"), by_cli, "--canon", str(canon))
     cycle_dir = served / "cycles" / NAME
     before = inodes(cycle_dir, "people")
-    site = make_site(canon, served, load_accounts(users))
-    try:
-        with make_client(site) as client:
-            as_user(client, HR)
-            response = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
-            assert response.status_code == 200, response.text
-            expected = (by_cli / "cycles" / NAME / "managers" / f"{MANAGER_ID}.zip").read_bytes()
-            assert response.content == expected
-            assert (
-                expected
-                != (built / "cycles" / NAME / "managers" / f"{MANAGER_ID}.zip").read_bytes()
-            )
-            # now current: served as it is, nothing built again
-            assert client.get(f"/cycles/{NAME}/managers/{OTHER_ID}.zip").status_code == 200
-    finally:
-        site.workers.close()
+    with serving(served, users, canon) as (client, _site):
+        as_user(client, HR)
+        response = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
+        assert response.status_code == 200, response.text
+        expected = (by_cli / "cycles" / NAME / "managers" / f"{MANAGER_ID}.zip").read_bytes()
+        assert response.content == expected
+        assert expected != (built / "cycles" / NAME / "managers" / f"{MANAGER_ID}.zip").read_bytes()
+        # now current: served as it is, nothing built again
+        assert client.get(f"/cycles/{NAME}/managers/{OTHER_ID}.zip").status_code == 200
     assert (cycle_dir / "cycle.json").read_bytes() == (
         by_cli / "cycles" / NAME / "cycle.json"
     ).read_bytes()
@@ -415,13 +412,9 @@ def test_a_hand_edited_cycle_json_is_not_built_again(
     person["employee_id"] = "../../escaped"
     (cycle_dir / "cycle.json").write_text(json.dumps(raw), encoding="utf-8")
     (cycle_dir / "managers" / f"{MANAGER_ID}.zip").unlink()
-    site = make_site(CANON_DIR, out, load_accounts(users))
-    try:
-        with make_client(site) as client:
-            as_user(client, HR)
-            response = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
-    finally:
-        site.workers.close()
+    with serving(out, users) as (client, _site):
+        as_user(client, HR)
+        response = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
     assert response.status_code == 500
     assert "cannot be built again" in response.text and "not a safe file name" in response.text
     assert not list(tmp_path.rglob("escaped*"))
@@ -444,19 +437,15 @@ def test_a_cycle_built_with_other_settings_is_never_built_again_with_the_servers
     kept = (cycle_dir / "managers" / f"{OTHER_ID}.zip").read_bytes()
     (cycle_dir / "managers" / f"{MANAGER_ID}.zip").unlink()
     people = inodes(cycle_dir, "people")
-    site = make_site(CANON_DIR, out, load_accounts(users))
-    try:
-        with make_client(site) as client:
-            as_user(client, HR)
-            missing = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
-            assert missing.status_code == 409
-            assert "built with other settings" in missing.text and "packs cycle" in missing.text
-            present = client.get(f"/cycles/{NAME}/managers/{OTHER_ID}.zip")
-            assert present.status_code == 200 and present.content == kept
-            refused = update_cycle(client, roster.read_bytes())
-            assert refused.status_code == 400 and "built with other settings" in refused.text
-    finally:
-        site.workers.close()
+    with serving(out, users) as (client, _site):
+        as_user(client, HR)
+        missing = client.get(f"/cycles/{NAME}/managers/{MANAGER_ID}.zip")
+        assert missing.status_code == 409
+        assert "built with other settings" in missing.text and "packs cycle" in missing.text
+        present = client.get(f"/cycles/{NAME}/managers/{OTHER_ID}.zip")
+        assert present.status_code == 200 and present.content == kept
+        refused = update_cycle(client, roster.read_bytes())
+        assert refused.status_code == 400 and "built with other settings" in refused.text
     assert (cycle_dir / "cycle.json").read_bytes() == recorded
     assert inodes(cycle_dir, "people") == people
     assert not (cycle_dir / "managers" / f"{MANAGER_ID}.zip").exists()
@@ -489,12 +478,8 @@ SMALL_ROSTER = (
 
 @pytest.fixture
 def fresh(tmp_path: Path, users: Path) -> Iterator[tuple[TestClient, Site]]:
-    site = make_site(CANON_DIR, tmp_path / "out", load_accounts(users))
-    try:
-        with make_client(site) as c:
-            yield c, site
-    finally:
-        site.workers.close()
+    with serving(tmp_path / "out", users) as served:
+        yield served
 
 
 def new_cycle(
@@ -666,12 +651,8 @@ def updating(tmp_path: Path, built: Path, users: Path) -> Iterator[tuple[TestCli
     import shutil
 
     shutil.copytree(built, tmp_path / "out")
-    site = make_site(CANON_DIR, tmp_path / "out", load_accounts(users))
-    try:
-        with make_client(site) as c:
-            yield c, site
-    finally:
-        site.workers.close()
+    with serving(tmp_path / "out", users) as served:
+        yield served
 
 
 def update_cycle(
@@ -796,12 +777,8 @@ def returns_site(tmp_path: Path, built: Path, users: Path) -> Iterator[tuple[Tes
 
     out = tmp_path / "out"
     shutil.copytree(built, out)
-    site = make_site(CANON_DIR, out, load_accounts(users))
-    try:
-        with make_client(site) as c:
-            yield c, site
-    finally:
-        site.workers.close()
+    with serving(out, users) as served:
+        yield served
 
 
 def issued(site: Site, eid: str, suffix: str) -> bytes:

@@ -24,9 +24,9 @@ import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from pipeline.build import write_atomic
+from pipeline.build import BuildReport, write_atomic
 from pipeline.build.lock import BuildBusy
 from pipeline.compose import ComposeOptions
 from pipeline.cycle import Period, Roster, read_roster
@@ -116,6 +116,32 @@ class _StatusLines(io.StringIO):
         write_json(self.folder / STATUS, self.status)
 
 
+def _cycle(
+    request: BuildRequest | RefreshRequest,
+    roster: Roster,
+    jobs: int,
+    progress: TextIO | None = None,
+    tty: bool | None = None,
+) -> BuildReport:
+    """`packs cycle ROSTER --zip` as a request asks for it (a new build, an update or a
+    refresh): the one call of `cycle()` here."""
+    return cycle(
+        request.canon,
+        roster,
+        request.name,
+        request.period,
+        [get_format(n) for n in request.formats],
+        request.out,
+        request.layout,
+        request.options,
+        request.compose,
+        jobs=jobs,
+        zip=True,
+        progress=progress,
+        tty=tty,
+    )
+
+
 def run_build(request: BuildRequest) -> None:
     """The worker's side of a cycle build; every outcome ends in the status file. A build its
     server dropped (`claim`) is left as it is."""
@@ -141,20 +167,8 @@ def _run_build(request: BuildRequest) -> None:
         roster = read_roster(
             request.roster, [p.id for p in request.canon.profiles], request.roster.name
         )
-        report = cycle(
-            request.canon,
-            roster,
-            request.name,
-            request.period,
-            [get_format(n) for n in request.formats],
-            request.out,
-            request.layout,
-            request.options,
-            request.compose,
-            jobs=request.jobs,
-            zip=True,
-            progress=_StatusLines(request.folder, status),
-            tty=False,
+        report = _cycle(
+            request, roster, request.jobs, _StatusLines(request.folder, status), tty=False
         )
         status["message"] = report.line()
         status["state"] = State.FAILED if report.failed else State.DONE
@@ -201,19 +215,7 @@ def run_refresh(request: RefreshRequest) -> tuple[str, str]:
     BUSY when the lock is held (`BuildBusy`, by its type: the lock's wording may change)."""
     with _BUSY:
         try:
-            report = cycle(
-                request.canon,
-                request.roster,
-                request.name,
-                request.period,
-                [get_format(n) for n in request.formats],
-                request.out,
-                request.layout,
-                request.options,
-                request.compose,
-                jobs=1,
-                zip=True,
-            )
+            report = _cycle(request, request.roster, jobs=1)
         except BuildBusy as exc:
             return Refreshed.BUSY, str(exc)
         except PacksError as exc:
