@@ -16,12 +16,23 @@ from enum import StrEnum
 _UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
-def quoted(text: str, limit: int = 60) -> str:
-    """Text quoted in a message: one line, cut to `limit` characters with "…", control and
-    bidi characters escaped (`\\u001b`), in single quotes."""
-    flat = " ".join(text.split())
-    flat = flat if len(flat) <= limit else flat[: limit - 1] + "…"
+def quoted(value: object, limit: int = 60, *, ascii_escapes: bool = False) -> str:
+    """A value quoted in a message, in single quotes, cut to `limit` characters with "…".
+
+    Text is folded to one line, control and bidi characters escaped (`\\u001b`). With
+    `ascii_escapes` (the cell values of an imported table) it is kept as it is, white space
+    included, and everything outside printable ASCII is escaped as Python's `unicode_escape`
+    writes it (`\\xed`, `\\n`). A value that is not text is shown as `repr` shows it (`3.5`)."""
+    if not isinstance(value, str):
+        return repr(value)
+    if ascii_escapes:
+        return "'" + _cut(value.encode("unicode_escape").decode("ascii"), limit) + "'"
+    flat = _cut(" ".join(value.split()), limit)
     return "'" + _UNSHOWABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", flat) + "'"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class Severity(StrEnum):

@@ -6,13 +6,14 @@ collected with its cell (`FILE.xlsx:Sheet!A1`), all at once; nothing here knows 
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.diagnostics import Collector
+from pipeline.diagnostics import Collector, quoted
 from pipeline.exchange.table import (
     CAREER_FIELDS,
     COMPONENT_FIELDS,
@@ -68,12 +69,8 @@ def _suggest(value: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _shown(value: object, limit: int = 60) -> str:
-    """A cell value quoted in a message: control characters visible, long text cut."""
-    text = str(value).encode("unicode_escape").decode("ascii") if isinstance(value, str) else ""
-    if not isinstance(value, str):
-        return repr(value)
-    return "'" + (text if len(text) <= limit else text[: limit - 1] + "…") + "'"
+#: A cell value quoted in a message: white space kept, control and non-ASCII characters escaped.
+_cell = functools.partial(quoted, ascii_escapes=True)
 
 
 class _Sheet:
@@ -146,7 +143,7 @@ class _Sheet:
             self.error(
                 row,
                 column,
-                f"{_shown(value)} is not a valid code (upper-case letters and digits, starting "
+                f"{_cell(value)} is not a valid code (upper-case letters and digits, starting "
                 "with a letter, not a Windows device name, e.g. 'CLINIC')",
                 "unsafe-id",
             )
@@ -161,7 +158,7 @@ class _Sheet:
             self.error(
                 row,
                 column,
-                f"unknown level code {_shown(value)} (expected {LEVEL_CODES_HINT})",
+                f"unknown level code {_cell(value)} (expected {LEVEL_CODES_HINT})",
                 "unknown-level",
             )
             return None
@@ -173,7 +170,7 @@ class _Sheet:
             return None
         number = _whole(value)
         if number is None or number < 1:
-            self.error(row, "position", f"expected a whole number from 1, got {_shown(value)}")
+            self.error(row, "position", f"expected a whole number from 1, got {_cell(value)}")
             return None
         return number
 
@@ -236,7 +233,7 @@ def _collect(
         sheet.error(
             row,
             "kind",
-            f"unknown kind {_shown(kind_raw)}{_suggest(kind_raw, kinds)}",
+            f"unknown kind {_cell(kind_raw)}{_suggest(kind_raw, kinds)}",
             "kind",
         )
         return
@@ -254,7 +251,7 @@ def _collect(
         value = _number(raw) if kind.shape == "number" else _whole(raw)
         if value is None:
             what = "a number" if kind.shape == "number" else "a whole number"
-            sheet.error(row, "text", f"{kind.name}: expected {what}, got {_shown(raw)}", "type")
+            sheet.error(row, "text", f"{kind.name}: expected {what}, got {_cell(raw)}", "type")
             return
     else:
         value = sheet.text(row, cells, "text")
@@ -314,7 +311,7 @@ def _levels(table: Table, problems: Collector) -> dict[str, Level]:
             sheet.error(
                 row,
                 "track",
-                f"{_shown(track)} is not a track (expected {', '.join(TRACKS)})"
+                f"{_cell(track)} is not a track (expected {', '.join(TRACKS)})"
                 f"{_suggest(track, TRACKS)}",
             )
             track = None
@@ -381,7 +378,7 @@ def _profiles(
                 sheet.error(
                     row,
                     column,
-                    f"{_shown(name)} differs from {_shown(seen[1])} at row {seen[0]} "
+                    f"{_cell(name)} differs from {_cell(seen[1])} at row {seen[0]} "
                     f"(one name per {'function' if column == 'function name' else 'focus'})",
                     "conflict",
                 )
@@ -510,7 +507,7 @@ def _job_descriptions(table: Table, problems: Collector) -> list[JobDescription]
             sheet.error(
                 row,
                 "job description",
-                f"{_shown(slug)} is not a safe file name (lower-case letters, digits and '-', "
+                f"{_cell(slug)} is not a safe file name (lower-case letters, digits and '-', "
                 "e.g. 'clinical-trials-director')",
                 "unsafe-id",
             )
@@ -528,7 +525,7 @@ def _job_descriptions(table: Table, problems: Collector) -> list[JobDescription]
             sheet.error(
                 lines.singles["profile"][0],
                 "text",
-                f"profile: {_shown(profile)} is not a profile id (FUNCTION.FOCUS.LEVEL)",
+                f"profile: {_cell(profile)} is not a profile id (FUNCTION.FOCUS.LEVEL)",
                 "unsafe-id",
             )
             continue
