@@ -38,6 +38,7 @@ from pathlib import Path
 from lxml import etree
 
 from pipeline.diagnostics import PacksError
+from pipeline.ooxml.archive import members, rewritten
 from pipeline.ooxml.ns import CORE_PART, CP_NS
 
 #: The identity line lives in `docProps/core.xml` (`CORE_PART`, both formats).
@@ -169,14 +170,11 @@ def with_identity(core_xml: bytes, identity: Identity) -> bytes:
 def stamp(package: bytes, identity: Identity) -> bytes:
     """A DOCX or XLSX with the identity written into its core properties, every other member
     (order, times, attributes, compression) as it was."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(package)) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename == CORE_PART:
-                data = with_identity(data, identity)
-            dst.writestr(info, data)
-    return out.getvalue()
+
+    def change(index: int, info: zipfile.ZipInfo, data: bytes) -> bytes:
+        return with_identity(data, identity) if info.filename == CORE_PART else data
+
+    return rewritten(members(package), change)
 
 
 def read_identity(source: Path | bytes) -> Identity | None:

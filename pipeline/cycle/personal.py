@@ -14,8 +14,6 @@ marker character), `personalise` says so and the caller renders that person in f
 
 from __future__ import annotations
 
-import copy
-import io
 import secrets
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -23,6 +21,7 @@ from dataclasses import dataclass
 
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import ProfileFrames
+from pipeline.ooxml.archive import members, rewritten
 from pipeline.ooxml.tracker_contract import PERSONAL_LINES
 from pipeline.render import Format
 from pipeline.render.xlsx_sheets import wrapped_lines
@@ -68,9 +67,9 @@ def template(
         options, {k: marker(k, nonce) for k in keys}, marker(IDENTITY_KEY, nonce)
     )
     data = fmt.renderer()(frames, layout, marked_options)
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        infos = tuple(z.infolist())
-        parts = tuple(z.read(i) for i in infos)
+    entries = members(data)
+    infos = tuple(info for info, _ in entries)
+    parts = tuple(part for _, part in entries)
     raw, referenced = f"\u00a7{nonce}\u00a7".encode(), f"&#167;{nonce}&#167;".encode()
     marked = {
         i: referenced in part for i, part in enumerate(parts) if raw in part or referenced in part
@@ -120,12 +119,12 @@ def personalise(t: Template, fields: Mapping[str, str], identity: str) -> bytes 
         False: [(marker(k, t.nonce).encode(), _escape(v).encode()) for k, v in values.items()],
         True: [(_refs(marker(k, t.nonce)), _refs(_escape(v))) for k, v in values.items()],
     }
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for index, (info, part) in enumerate(zip(t.infos, t.parts, strict=True)):
-            refs = t.marked.get(index)
-            if refs is not None:
-                for old, new in replacements[refs]:
-                    part = part.replace(old, new)
-            z.writestr(copy.copy(info), part)
-    return out.getvalue()
+
+    def change(index: int, info: zipfile.ZipInfo, part: bytes) -> bytes:
+        refs = t.marked.get(index)
+        if refs is not None:
+            for old, new in replacements[refs]:
+                part = part.replace(old, new)
+        return part
+
+    return rewritten(zip(t.infos, t.parts, strict=True), change)

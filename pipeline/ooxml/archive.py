@@ -8,6 +8,7 @@ gives the same bytes on any machine. The order of the entries is the caller's.
 
 from __future__ import annotations
 
+import copy
 import io
 import time
 import zipfile
@@ -117,4 +118,25 @@ def zip_bytes(members: Iterable[tuple[str, bytes]], epoch: int, style: EntryStyl
     with ZipWriter(buffer, epoch, style) as archive:
         for name, data in members:
             archive.add(name, data)
+    return buffer.getvalue()
+
+
+def members(package: bytes) -> tuple[tuple[zipfile.ZipInfo, bytes], ...]:
+    """Every member of a zip, in order, with its ZipInfo (name, time, attributes, compression)."""
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        return tuple((info, z.read(info)) for info in z.infolist())
+
+
+def rewritten(
+    entries: Iterable[tuple[zipfile.ZipInfo, bytes]],
+    change: Callable[[int, zipfile.ZipInfo, bytes], bytes],
+) -> bytes:
+    """A package written again member by member: the same order and, from a copy of each
+    member's own ZipInfo, the same times, attributes and compression; each member's data is
+    `change(index, info, data)` (the data itself where nothing changes). Unlike `ZipWriter`,
+    which stamps one `EntryStyle`, this keeps whatever the package had."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for index, (info, data) in enumerate(entries):
+            z.writestr(copy.copy(info), change(index, info, data))
     return buffer.getvalue()
