@@ -9,8 +9,7 @@ import sys
 
 import pytest
 
-from pipeline import cli
-from pipeline.cli import main
+from pipeline.cli import canon_commands, main
 from pipeline.model import ProfileFrames
 from tests.conftest import CANON_DIR, REPO, SEED_ID
 
@@ -36,7 +35,7 @@ def test_list_prints_the_frames_page_titles_without_composing_or_digesting(
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("packs list must not compose frames or digest the canon")
 
-    monkeypatch.setattr(cli, "compose_profile", refuse)
+    monkeypatch.setattr(canon_commands, "compose_profile", refuse)
     monkeypatch.setattr("pipeline.extract.canon.profile_digest", refuse)
     code, out = run(["list", "--canon", str(CANON_DIR)])
     assert code == 0
@@ -79,7 +78,7 @@ def test_internal_error_exits_3_with_traceback(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(cli, "compose_profile", boom)
+    monkeypatch.setattr(canon_commands, "compose_profile", boom)
     assert run(["show", SEED_ID, "--canon", str(CANON_DIR)])[0] == 3
     err = capsys.readouterr().err
     assert "Traceback" in err and "internal error" in err

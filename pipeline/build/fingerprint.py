@@ -29,7 +29,7 @@ from pipeline.render import Format
 #: every pack. Anything
 #: else under `pipeline/` (a new package too) counts, so a forgotten module errs towards a rebuild.
 NOT_RENDERING = frozenset(
-    {"__main__.py", "cli.py", "diagnostics.py", "cycle", "exchange", "harvest", "serve"}
+    {"__main__.py", "cli", "diagnostics.py", "cycle", "exchange", "harvest", "serve"}
     | {"layouts"}  # an installed wheel's copy of layouts/: `layout_digest` covers it
 )
 
