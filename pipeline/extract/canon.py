@@ -121,14 +121,9 @@ def _levels(path: Path, display: str, problems: Collector) -> dict[str, Level | 
                 f"{where}.track: '{track}' is not a track (expected {', '.join(TRACKS)})",
             )
             track = None
-        dims: list[tuple[str, str]] = []
-        if "dimensions" in m:
-            dm = r.mapping(m["dimensions"], f"{where}.dimensions", optional=DIMENSIONS)
-            for key in DIMENSIONS:
-                if dm is not None and key in dm:
-                    text = r.text(dm[key], f"{where}.dimensions.{key}")
-                    if text is not None:
-                        dims.append((key, text))
+        dims = (
+            r.texts(m["dimensions"], f"{where}.dimensions", DIMENSIONS) if "dimensions" in m else ()
+        )
         if title is None or track is None:
             continue
         out[code] = Level(
@@ -156,14 +151,7 @@ def _profile(
     m = r.mapping(node, where, optional=_PROFILE_KEYS)
     if m is None:
         return None
-    rubrics: list[tuple[str, str]] = []
-    if "rubrics" in m:
-        rm = r.mapping(m["rubrics"], f"{where}.rubrics", optional=RUBRIC_KINDS)
-        for kind in RUBRIC_KINDS:
-            if rm is not None and kind in rm:
-                text = r.text(rm[kind], f"{where}.rubrics.{kind}")
-                if text is not None:
-                    rubrics.append((kind, text))
+    rubrics = r.texts(m["rubrics"], f"{where}.rubrics", RUBRIC_KINDS) if "rubrics" in m else ()
     components = Components()
     if "components" in m:
         cm = r.mapping(

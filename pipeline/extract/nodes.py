@@ -154,6 +154,20 @@ class Reader:
             return None
         return value
 
+    def texts(
+        self, node: yaml.Node, where: str, keys: tuple[str, ...]
+    ) -> tuple[tuple[str, str], ...]:
+        """(key, text) of a mapping of optional text fields, in the order of `keys` (not the
+        file's); an invalid text is reported and left out."""
+        m = self.mapping(node, where, optional=keys)
+        out: list[tuple[str, str]] = []
+        for key in keys:
+            if m is not None and key in m:
+                text = self.text(m[key], f"{where}.{key}")
+                if text is not None:
+                    out.append((key, text))
+        return tuple(out)
+
     def text_list(self, node: yaml.Node | None, where: str) -> tuple[str, ...]:
         if node is None:
             return ()
