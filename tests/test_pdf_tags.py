@@ -399,20 +399,27 @@ thead { display: table-header-group }
 </section><p id="end">end</p></body></html>"""
 
 
-def test_every_element_split_at_a_page_break_is_one_element(tmp_path: Path) -> None:
+WORDS = " ".join(f"word{n}" for n in range(160))
+ROWS = "".join(f"<tr><td>row {n} {WORDS[:200]}</td></tr>" for n in range(12))
+
+
+def split(document: str, path: Path) -> Tagged:
+    """A synthetic document rendered tagged on A7 pages, finished as the handout is."""
     from weasyprint import HTML
 
-    words = " ".join(f"word{n}" for n in range(160))
-    rows = "".join(f"<tr><td>row {n} {words[:200]}</td></tr>" for n in range(12))
-    html = SPLIT_DOCUMENT.replace("{words}", words).replace("{rows}", rows)
-    path = tmp_path / "pieces.pdf"
+    html = document.replace("{words}", WORDS).replace("{rows}", ROWS)
     with weasyprint70.patched():
         path.write_bytes(
             HTML(string=html).write_pdf(
                 pdf_tags=True, finisher=lambda d, p: pdf_finish.finish(d, p, {})
             )
         )
-    t = read(path)
+    return read(path)
+
+
+def test_every_element_split_at_a_page_break_is_one_element(tmp_path: Path) -> None:
+    words = WORDS
+    t = split(SPLIT_DOCUMENT, tmp_path / "pieces.pdf")
     assert len(t.pages) > 8
     check_marked_content("pieces", t)
     (document,) = t.root.children()
@@ -461,3 +468,60 @@ def test_no_pdf_ua_claim_when_a_tag_tree_fix_does_not_apply(
     path.write_bytes(pdf)
     metadata = read(path).pdf.Root.get("/Metadata")
     assert metadata is None or b"pdfuaid" not in metadata.read_bytes()
+
+
+#: A list item with words after its nested list, and a table with a footer group, both
+#: crossing pages.
+SPLIT_ITEM_AND_FOOTER = """<!DOCTYPE html><html lang="en"><head><title>Pieces</title><style>
+@page { size: A7; margin: 8mm } body { font: 8pt "DejaVu Sans" }
+thead { display: table-header-group } tfoot { display: table-footer-group }
+</style></head><body>
+<ul><li>{words}<ul><li>{words}</li><li>{words}</li></ul>after the nested list</li>
+<li>{words}</li></ul>
+<table><thead><tr><th>Head</th></tr></thead><tfoot><tr><td>Foot</td></tr></tfoot>
+<tbody>{rows}</tbody></table></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def item_and_footer(tmp_path_factory: pytest.TempPathFactory) -> Tagged:
+    return split(SPLIT_ITEM_AND_FOOTER, tmp_path_factory.mktemp("split") / "item.pdf")
+
+
+def test_an_item_with_words_after_its_nested_list_is_one_item(item_and_footer: Tagged) -> None:
+    """On the page where a nested list ends, its item's words after it are a piece of the item
+    (WeasyPrint: a second LI there): the item is one LI, its nested list one L after it."""
+    t = item_and_footer
+    check_marked_content("item", t)
+    (document,) = t.root.children()
+    items = document.children()[0]
+    assert items.role == "L"
+    assert [e.role for e in items.children()] == ["LI", "L", "LI"]
+    first, nested, second = items.children()
+    pages = [{e.page for e in element.walk()} for element in (first, nested)]
+    assert len(pages[1]) > 1 and max(pages[0]) == max(pages[1]), pages  # both end on one page
+    label, *bodies = first.children()
+    assert label.role == "Lbl" and {c.role for c in bodies} == {"LBody"}
+    text = clean(" ".join(t.text(body) for body in bodies))
+    assert text.startswith(WORDS) and text.endswith("after the nested list"), text[-60:]
+    assert len(nested.children()) == 2
+    for item in (*nested.children(), second):
+        assert [c.role for c in item.children()] == ["Lbl", "LBody"]
+        assert clean(t.text(item.children()[1])) == WORDS
+
+
+def test_a_table_footer_repeated_on_every_page_is_tagged_once(item_and_footer: Tagged) -> None:
+    """WeasyPrint 70 draws a table-footer-group at the foot of the table on every page, as it
+    does the header: the footer is one TFoot after the body, its repeats pagination artifacts."""
+    t = item_and_footer
+    check_marked_content("footer", t)
+    (document,) = t.root.children()
+    (table,) = [e for e in document.children() if e.role == "Table"]
+    assert [e.role for e in table.children()] == ["THead", "TBody", "TFoot"]
+    _, body, foot = table.children()
+    assert len(body.children()) == 12
+    assert clean(t.text(table)).count("Head") == clean(t.text(table)).count("Foot") == 1
+    assert clean(t.text(foot)) == "Foot"
+    pages = len({e.page for e in body.walk()})  # a row split by a page break counts twice
+    assert pages > 1
+    assert sum(page.artifact_texts.count("Foot") for page in t.pages) == pages - 1
+    assert sum(page.artifact_texts.count("Head") for page in t.pages) == pages - 1

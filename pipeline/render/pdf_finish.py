@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 # The speed-ups package imports WeasyPrint first (its libraries looked up in the linker cache).
@@ -157,8 +157,10 @@ class _Pieces:
         kept = pydyf.Array()
         parents: list[pydyf.Dictionary] = []
         last: tuple[pydyf.Dictionary, tuple[int, str], int] | None = None
-        heads: dict[tuple[int, str], pydyf.Dictionary] = {}
+        groups: dict[tuple[int, str], pydyf.Dictionary] = {}  # a THead's or TFoot's first
+        firsts: dict[tuple[int, str], int] = {}  # key -> index in `kept` of its first piece
         seen: set[tuple[int, str]] = set()
+        footers: list[object] = []
         for kid in element["K"]:
             child = _element(self.pdf, kid)
             origin = None if child is None else self.origins.get(child.number)
@@ -173,23 +175,43 @@ class _Pieces:
                 self.absorb(last[0], child)
                 last = (last[0], key, page)
                 continue
+            if key in firsts and child["S"] == "/LI" and self.lists_only(kept[firsts[key] + 1 :]):
+                # An item's piece on a page where its nested list goes on (WeasyPrint puts a
+                # nested list after its item, 14.8.4.3.3): empty, or the item's words after
+                # the nested list. It joins the item, and the nested list's pieces then meet.
+                self.absorb(_object(self.pdf, kept[firsts[key]]), child)
+                continue
             if key in seen and not self.holds_content(child):
-                # An item's piece, left empty on a page where only its nested list goes on
-                # (WeasyPrint puts a nested list after its item, 14.8.4.3.3): the list's
-                # pieces then meet.
                 child["K"] = pydyf.Array()
                 continue
             seen.add(key)
-            if element["S"] == "/Table" and child["S"] == "/THead" and key in heads:
-                self.drop_repeated_header(heads[key], child)
+            group = element["S"] == "/Table" and child["S"] in ("/THead", "/TFoot")
+            if group and key in groups:
+                # A header or footer group repeated on each page is tagged once.
+                self.drop_repeated_header(groups[key], child)
                 continue
-            if child["S"] == "/THead":
-                heads[key] = child
-            kept.append(kid)
+            if group:
+                groups[key] = child
             parents.append(child)
+            if group and child["S"] == "/TFoot":
+                # Drawn at the foot of each page, read after the whole body: tagged there, so
+                # the body's pieces meet.
+                footers.append(kid)
+                continue
+            firsts.setdefault(key, len(kept))
+            kept.append(kid)
             last = (child, key, page)
+        kept.extend(footers)
         element["K"] = kept
         return parents
+
+    def lists_only(self, kids: Iterable[object]) -> bool:
+        """Whether every one of `kids` is a list element (an item's nested list, or a piece)."""
+        for kid in kids:
+            child = _element(self.pdf, kid)
+            if child is None or child["S"] != "/L":
+                return False
+        return True
 
     def holds_content(self, element: pydyf.Dictionary) -> bool:
         """Whether `element` or an element under it marks content or refers to an annotation."""
@@ -215,8 +237,9 @@ class _Pieces:
         self.moved[piece.reference] = first.reference
 
     def drop_repeated_header(self, first: pydyf.Dictionary, repeat: pydyf.Dictionary) -> None:
-        """A table header repeated on a later page leaves the tree (`retag` makes its content
-        a pagination artifact); the cells below it name the first header's cells instead."""
+        """A table header (or footer) group repeated on a later page leaves the tree (`retag`
+        makes its content a pagination artifact); the cells below it name the first group's
+        header cells instead."""
         for cell, repeated in zip(_cells(self.pdf, first), _cells(self.pdf, repeat), strict=False):
             if "ID" in cell and "ID" in repeated:
                 self.ids[repeated["ID"].string] = cell["ID"].string
@@ -252,9 +275,11 @@ def join_pieces(pdf: pydyf.PDF) -> None:
     HTML element of each structure element noted by `weasyprint70.tag_origins`, consecutive
     siblings from the same HTML element become the first of them (its kids, then theirs; the
     MCIDs of another page as marked-content references), top-down, so the pieces of their kids
-    meet and join in turn. A table header repeated on each page (`thead` as a
-    table-header-group) is tagged once, on its first page; its repeats leave the tree. Run
-    before `retag`, which makes the content of elements left out of the tree artifacts.
+    meet and join in turn. A table header or footer group repeated on each page (`thead` as a
+    table-header-group, `tfoot` as a table-footer-group) is tagged once, from its first page,
+    the footer after the body; its repeats leave the tree. A list item whose nested list crosses
+    a page is one item, with its words after the nested list. Run before `retag`, which makes
+    the content of elements left out of the tree artifacts.
     """
     origins = tag_origins.origins(pdf)
     roots = _dictionaries(pdf, "/StructTreeRoot")
