@@ -3,8 +3,10 @@
 The server is a real `packs serve --port 0` process on 127.0.0.1 (tests/webserver.py); the
 browser walks it as HR (sign in, search, open the seed profile, download the pack and one file,
 compare them with `packs build`; start a cycle from a roster, wait for its build, download a
-manager bundle, upload returned files, download results.xlsx) and as a manager (profile pages
-and their own bundle yes; another manager's bundle 404, HR pages 403). axe-core
+manager bundle, upload returned files, download results.xlsx), as a manager (profile pages
+and their own bundle yes; another manager's bundle 404, HR pages 403), and as HR again (update
+the cycle's roster from its page and wait for the rebuild; a bundle deleted on disk downloaded
+again, built on demand as `packs cycle` builds it). axe-core
 (from the npm registry, installed by tasks.py) runs on every page: no serious or critical
 violation. Every wait is bounded (Playwright timeouts, the server's start and stop).
 
@@ -25,7 +27,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, SEED_ID
+from tests.adversarial.support import environment, run_cli
+from tests.conftest import FIXED_EPOCH, REPO, SEED_ID
 from tests.webserver import (
     HR,
     MANAGER,
@@ -42,6 +45,7 @@ STEP_TIMEOUT_MS = 20_000
 #: Milliseconds a whole cycle build (five people, three profiles, handouts) may take.
 CYCLE_TIMEOUT_MS = 600_000
 CYCLE = "2027-browser"
+PERIOD = "2027-01-01/2027-12-31"
 #: employee id, name, profile, manager id: the browser's roster (a name that is markup too).
 ROSTER = (
     ("E1000", "Top Person", SEED_ID, ""),
@@ -289,17 +293,21 @@ def test_dot_dot_in_a_raw_request_line_is_404(server: str, target: str) -> None:
     assert b"root:" not in reply and b"scrypt$" not in reply and b"{% block" not in reply
 
 
+def write_roster(path: Path, rows: tuple[tuple[str, str, str, str], ...]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["employee_id", "name", "profile", "manager_id"])
+        writer.writerows(rows)
+    return path
+
+
 def test_hr_builds_a_cycle_uploads_returns_and_downloads_the_results(
     walk: Walk, work: Path, accept: bool
 ) -> None:
     from openpyxl import load_workbook
 
     page = walk.page
-    roster = work / "roster.csv"
-    with roster.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["employee_id", "name", "profile", "manager_id"])
-        writer.writerows(ROSTER)
+    roster = write_roster(work / "roster.csv", ROSTER)
     walk.goto("/cycles")
     walk.sign_in(*HR)
     assert page.url == walk.base + "/cycles"
@@ -310,7 +318,7 @@ def test_hr_builds_a_cycle_uploads_returns_and_downloads_the_results(
     walk.check_accessible()
     page.get_by_label("Roster").set_input_files(str(roster))
     page.get_by_label("Cycle name").fill(CYCLE)
-    page.get_by_label("Review period").fill("2027-01-01/2027-12-31")
+    page.get_by_label("Review period").fill(PERIOD)
     walk.screenshot("web-cycle-new.png", accept)
     page.get_by_role("button", name="Build the cycle").click()
     page.wait_for_load_state()
@@ -395,3 +403,52 @@ def test_a_manager_downloads_only_their_own_bundle(walk: Walk, work: Path) -> No
         assert response.status == 403, hr_page
         assert "This page is for HR accounts." in page.inner_text("main")
         walk.check_accessible(status_shown=403)
+
+
+def test_hr_updates_the_roster_and_a_missing_bundle_is_built_on_demand(
+    walk: Walk, work: Path
+) -> None:
+    """Runs after the walks above (the HR walk builds the cycle). HR uploads a changed roster
+    on the cycle's page (`/cycles/<NAME>/roster`: one person renamed), waits for the rebuild,
+    sees the new name; then a manager bundle deleted from the cycle's folder is downloaded from
+    the page: built again on demand, the bytes `packs cycle` writes for the same cycle."""
+    page = walk.page
+    cycle_dir = work / "served-out" / "cycles" / CYCLE
+    if not (cycle_dir / "cycle.json").is_file():
+        pytest.fail("the HR walk did not build the cycle")
+    renamed = "Ann <b>Renamed</b> & Co"
+    updated = tuple((e, renamed if e == "E1101" else n, p, m) for e, n, p, m in ROSTER)
+    roster = write_roster(work / "updated roster.csv", updated)
+    walk.goto(f"/cycles/{CYCLE}")
+    walk.sign_in(*HR)
+    assert page.url == f"{walk.base}/cycles/{CYCLE}"
+    page.get_by_label("New roster").set_input_files(str(roster))
+    page.get_by_role("button", name="Update the cycle").click()
+    page.wait_for_load_state()
+    assert page.url.startswith(walk.base + "/cycles/new/")
+    walk.check_accessible()
+    opened = page.get_by_role("link", name=f"Open the cycle {CYCLE}")
+    opened.wait_for(timeout=CYCLE_TIMEOUT_MS)
+    assert page.get_by_role("status").inner_text().startswith("Built: built 1, skipped 4")
+    walk.check_accessible()
+    opened.click()
+    page.wait_for_load_state()
+    assert page.url == f"{walk.base}/cycles/{CYCLE}"
+    names = page.locator("section[aria-labelledby=people] tbody td:nth-child(2)").all_inner_texts()
+    assert sorted(names) == sorted(r[1] for r in updated)  # the markup name as typed
+    walk.check_accessible()
+
+    bundle = cycle_dir / "managers" / f"{MANAGER_ID}.zip"
+    before = bundle.read_bytes()
+    bundle.unlink()
+    # `packs cycle` itself over a copy of the cycle as it stands, its bundle missing too
+    by_cli = work / "cli-out"
+    shutil.copytree(cycle_dir, by_cli / "cycles" / CYCLE)
+    argv = ["cycle", str(roster), "--name", CYCLE, "--period", PERIOD, "--zip", "--jobs", "1"]
+    with environment(SOURCE_DATE_EPOCH=str(FIXED_EPOCH)):
+        done = run_cli([*argv, "--canon", str(REPO / "canon"), "--out", str(by_cli)], REPO)
+    assert done.code == 0, done.err
+    assert done.out.startswith("built 0, skipped 5"), done.out  # only the bundle was missing
+    downloaded = walk.download(f"{MANAGER_ID}.zip")
+    assert downloaded == (by_cli / "cycles" / CYCLE / "managers" / f"{MANAGER_ID}.zip").read_bytes()
+    assert downloaded == bundle.read_bytes() == before
