@@ -70,7 +70,15 @@ def seed_frames(all_frames: dict[str, ProfileFrames]) -> ProfileFrames:
     return all_frames[SEED_ID]
 
 
+#: The LibreOffice the tests drive: the environment variable's program, else the system's
+#: `soffice` (README "Tests": how to run them against another LibreOffice).
+SOFFICE_SWITCH = "PACKS_SOFFICE"
+
+
 def soffice_binary() -> str | None:
+    chosen = os.environ.get(SOFFICE_SWITCH)
+    if chosen:
+        return chosen
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 

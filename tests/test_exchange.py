@@ -22,7 +22,7 @@ from pipeline.cli import main
 from pipeline.compose import ComposeOptions, compose_profile
 from pipeline.extract import load_canon
 from pipeline.render.to_json import frames_json
-from tests.conftest import CANON_DIR
+from tests.conftest import CANON_DIR, soffice_binary
 
 EPOCH = "1700000000"
 
@@ -197,7 +197,7 @@ def test_a_csv_folder_saved_from_excel_imports_the_same_canon(
 def test_a_workbook_saved_by_libreoffice_imports_the_same_canon(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    soffice = soffice_binary()
     if soffice is None:
         pytest.fail("LibreOffice is missing: `python3 tasks.py setup` installs it")
     export(CANON_DIR, tmp_path / "canon.xlsx", capsys)

@@ -18,6 +18,12 @@ The batch is {"jobs": [job, ...]}; each job opens `in`, types, saves `out` and r
   dispatcher, `.uno:EnterString` (what Calc runs when a typed cell is committed), locked cells
   included; nothing saved (see `keys`). Reports {"cells": [[sheet, cell, before, after string,
   after value, after type], ...], "starts": soffice processes used}.
+- {"kind": "keys-saved", "in", "out", "cells": [...]}: the same typing, every cell in one
+  soffice, then a save as XLSX (see `keys_saved`). Reports {"cells": [...] as for "keys" (those
+  typed before soffice died, if it did), "saved": whether the save finished, "died": whether
+  soffice died}.
+
+Prints {"version": LibreOffice's version ("7.4.7.2"), "results": [one report per job]}.
 """
 
 from __future__ import annotations
@@ -181,6 +187,14 @@ class Office:
         smgr = ctx.ServiceManager
         self.desktop = smgr.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
         self.dispatch = smgr.createInstanceWithContext("com.sun.star.frame.DispatchHelper", ctx)
+        config = smgr.createInstanceWithContext(
+            "com.sun.star.configuration.ConfigurationProvider", ctx
+        )
+        product = config.createInstanceWithArguments(
+            "com.sun.star.configuration.ConfigurationAccess",
+            (prop("nodepath", "/org.openoffice.Setup/Product"),),
+        )
+        self.version = str(product.getByName("ooSetupVersionAboutBox"))  # "7.4.7.2"
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -215,20 +229,8 @@ def keys(office: Office, job: dict[str, Any]) -> tuple[dict[str, Any], Office]:
             doc = office.desktop.loadComponentFromURL(url, "_blank", 0, (prop("Hidden", True),))
             if doc is None:
                 raise RuntimeError(f"LibreOffice could not open {job['in']}")
-            controller = doc.getCurrentController()
-            frame = controller.getFrame()
             while todo:
-                sheet_name, name, text = todo[0]
-                sheet = doc.getSheets().getByName(sheet_name)
-                cell = sheet.getCellRangeByName(name)
-                before = cell.getString()
-                controller.setActiveSheet(sheet)
-                controller.select(cell)
-                office.dispatch.executeDispatch(
-                    frame, ".uno:EnterString", "", 0, (prop("StringName", text),)
-                )
-                kind = cell.getType().value  # EMPTY, VALUE, TEXT or FORMULA
-                done.append([sheet_name, name, before, cell.getString(), cell.getValue(), kind])
+                done.append(enter(office, doc, *todo[0]))
                 todo.pop(0)
         except RuntimeError:
             raise
@@ -240,6 +242,47 @@ def keys(office: Office, job: dict[str, Any]) -> tuple[dict[str, Any], Office]:
             office = Office(office.soffice, office.profile)
             starts += 1
     return {"cells": done, "starts": starts}, office
+
+
+def enter(office: Office, doc: Any, sheet_name: str, name: str, text: str) -> list[Any]:
+    """`text` entered into one cell through `.uno:EnterString`; the cell as read back."""
+    controller = doc.getCurrentController()
+    sheet = doc.getSheets().getByName(sheet_name)
+    cell = sheet.getCellRangeByName(name)
+    before = cell.getString()
+    controller.setActiveSheet(sheet)
+    controller.select(cell)
+    office.dispatch.executeDispatch(
+        controller.getFrame(), ".uno:EnterString", "", 0, (prop("StringName", text),)
+    )
+    kind = cell.getType().value  # EMPTY, VALUE, TEXT or FORMULA
+    return [sheet_name, name, before, cell.getString(), cell.getValue(), kind]
+
+
+def keys_saved(office: Office, job: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Every cell typed through `.uno:EnterString` in ONE soffice, then saved as XLSX and closed;
+    returns the report and whether soffice survived. LibreOffice 7.4.7 headless dies 0.4-0.6 s
+    after the first EnterString (see `keys`), before the save can finish; a LibreOffice that
+    survives typing saves the typed workbook."""
+    url = uno.systemPathToFileUrl(job["in"])
+    doc = office.desktop.loadComponentFromURL(url, "_blank", 0, (prop("Hidden", True),))
+    if doc is None:
+        raise RuntimeError(f"LibreOffice could not open {job['in']}")
+    cells: list[list[Any]] = []
+    saved = False
+    try:
+        for sheet_name, name, text in job["cells"]:
+            cells.append(enter(office, doc, sheet_name, name, text))
+        doc.storeToURL(uno.systemPathToFileUrl(job["out"]), (prop("FilterName", FILTERS["calc"]),))
+        saved = True
+        doc.close(True)
+        alive = office.proc.poll() is None
+    except Exception:  # DisposedException: soffice died
+        alive = False
+    if not alive:
+        source = Path(job["in"])
+        (source.parent / f".~lock.{source.name}#").unlink(missing_ok=True)
+    return {"cells": cells, "saved": saved, "died": not alive}, alive
 
 
 def run(office: Office, job: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -267,21 +310,24 @@ def main() -> int:
     soffice, profile = sys.argv[1], sys.argv[2]
     batch = json.load(sys.stdin)
     office = Office(soffice, profile)
+    version = office.version
     results = []
     try:
         for n, job in enumerate(batch["jobs"]):
             if job["kind"] == "keys":
                 result, office = keys(office, job)
-                alive = n + 1 == len(batch["jobs"])  # it dies; a new one for any later job
+                alive = False  # 7.4 dies half a second later: a new soffice for any later job
+            elif job["kind"] == "keys-saved":
+                result, alive = keys_saved(office, job)
             else:
                 result, alive = run(office, job)
             results.append(result)
-            if not alive:
+            if not alive and n + 1 < len(batch["jobs"]):
                 office.stop()
                 office = Office(soffice, profile)
     finally:
         office.stop()
-    json.dump(results, sys.stdout)
+    json.dump({"version": version, "results": results}, sys.stdout)
     return 0
 
 
