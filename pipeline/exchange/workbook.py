@@ -41,6 +41,7 @@ from pipeline.exchange.table import (
     Table,
     Tables,
 )
+from pipeline.ooxml.ns import PKG_REL_NS, R_NS, SML_NS
 from pipeline.ooxml.xlsx_package import MemoryExcelWriter, PackageParts
 
 #: Refused before reading: a canon workbook of 20,000 profiles is about 15 MB.
@@ -208,11 +209,7 @@ def workbook_bytes(tables: Tables, epoch: int | None, generator: str) -> bytes:
 # Reading
 # ---------------------------------------------------------------------------------------------
 
-_NS = {
-    "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-    "pr": "http://schemas.openxmlformats.org/package/2006/relationships",
-}
+_NS = {"m": SML_NS, "r": R_NS, "pr": PKG_REL_NS}
 _M = "{" + _NS["m"] + "}"
 _R_ID = "{" + _NS["r"] + "}id"
 _REF_RE = re.compile(r"([A-Z]{1,3})(\d+)\Z")

@@ -33,6 +33,7 @@ from openpyxl.utils.exceptions import CellCoordinatesException
 
 from pipeline.diagnostics import PacksError
 from pipeline.harvest.package import PackageKind, open_package
+from pipeline.ooxml.ns import CT_NS, PKG_REL_NS, R_NS, SML_NS
 
 
 class TrackerError(PacksError):
@@ -45,10 +46,6 @@ TRACKER_PACKAGE = PackageKind("an XLSX workbook", "workbook", TrackerError)
 DAMAGE = (SyntaxError, ValueError, TypeError, KeyError, IndexError, OverflowError,
           CellCoordinatesException)  # fmt: skip
 
-MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
-CONTENT_TYPES = "http://schemas.openxmlformats.org/package/2006/content-types"
 #: The content types openpyxl accepts as the workbook part.
 WORKBOOK_TYPES = frozenset(
     f"application/vnd.{kind}.main+xml"
@@ -62,7 +59,7 @@ WORKBOOK_TYPES = frozenset(
 SHARED_STRINGS_TYPE = (
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
 )
-ROW, VALUE, INLINE = (f"{{{MAIN}}}{t}" for t in ("row", "v", "is"))
+ROW, VALUE, INLINE = (f"{{{SML_NS}}}{t}" for t in ("row", "v", "is"))
 
 Row = tuple[Any, ...]
 #: Quoted text and backslash escapes of a number format: a `%` in them is only shown.
@@ -142,24 +139,22 @@ class Book:
             raise TrackerError("not a readable XLSX workbook: no [Content_Types].xml")
         overrides = {
             str(o.get("PartName", "")).lstrip("/"): str(o.get("ContentType", ""))
-            for o in types.iter(f"{{{CONTENT_TYPES}}}Override")
+            for o in types.iter(f"{{{CT_NS}}}Override")
         }
         workbook = next((n for n, t in overrides.items() if t in WORKBOOK_TYPES), None)
-        defaults = {
-            str(d.get("ContentType", "")) for d in types.iter(f"{{{CONTENT_TYPES}}}Default")
-        }
+        defaults = {str(d.get("ContentType", "")) for d in types.iter(f"{{{CT_NS}}}Default")}
         if workbook is None and defaults & WORKBOOK_TYPES:
             workbook = "xl/workbook.xml"
         if workbook is None or workbook not in self.parts:
             raise TrackerError("not a readable XLSX workbook: it has no workbook part")
         root = self._xml(workbook)
-        pr = root.find(f"{{{MAIN}}}workbookPr")
+        pr = root.find(f"{{{SML_NS}}}workbookPr")
         date1904 = pr is not None and str(pr.get("date1904", "")).lower() in ("1", "true")
         self.epoch = CALENDAR_MAC_1904 if date1904 else WINDOWS_EPOCH
         targets = self._relationships(workbook)
         self.sheets: dict[str, str | None] = {}
-        for sheet in root.iter(f"{{{MAIN}}}sheet"):
-            rid = sheet.get(f"{{{REL}}}id")
+        for sheet in root.iter(f"{{{SML_NS}}}sheet"):
+            rid = sheet.get(f"{{{R_NS}}}id")
             if not rid:
                 continue
             if rid not in targets:
@@ -172,7 +167,7 @@ class Book:
         self.strings: list[str] = []
         if strings is not None and strings in self.parts:
             for _, si in etree.iterparse(
-                io.BytesIO(self.parts[strings]), tag=f"{{{MAIN}}}si", **_iter_options()
+                io.BytesIO(self.parts[strings]), tag=f"{{{SML_NS}}}si", **_iter_options()
             ):
                 self.strings.append(_text(si).replace("x005F_", ""))
                 si.clear()
@@ -185,7 +180,7 @@ class Book:
         if rels not in self.parts:
             return {}
         out: dict[str, tuple[str, str]] = {}
-        for rel in self._xml(rels).iter(f"{{{PKG_REL}}}Relationship"):
+        for rel in self._xml(rels).iter(f"{{{PKG_REL_NS}}}Relationship"):
             if rel.get("TargetMode") == "External":
                 continue
             target = str(rel.get("Target", ""))
@@ -204,10 +199,10 @@ class Book:
         root = self._xml("xl/styles.xml")
         custom = {
             int(str(f.get("numFmtId"))): str(f.get("formatCode"))
-            for f in root.iterfind(f"{{{MAIN}}}numFmts/{{{MAIN}}}numFmt")
+            for f in root.iterfind(f"{{{SML_NS}}}numFmts/{{{SML_NS}}}numFmt")
         }
         dates, durations, percents = set(), set(), set()
-        for index, xf in enumerate(root.iterfind(f"{{{MAIN}}}cellXfs/{{{MAIN}}}xf")):
+        for index, xf in enumerate(root.iterfind(f"{{{SML_NS}}}cellXfs/{{{SML_NS}}}xf")):
             number = int(str(xf.get("numFmtId", "0")))
             fmt = custom[number] if number in custom else builtin_format_code(number)
             if is_date_format(fmt):
