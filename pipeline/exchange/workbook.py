@@ -19,7 +19,6 @@ import posixpath
 import re
 import zipfile
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from typing import IO, Any
 
 from lxml import etree
@@ -41,6 +40,7 @@ from pipeline.exchange.table import (
     Table,
     Tables,
 )
+from pipeline.ooxml.archive import naive_utc
 from pipeline.ooxml.ns import PKG_REL_NS, R_NS, SML_NS
 from pipeline.ooxml.xlsx_package import MemoryExcelWriter, PackageParts
 
@@ -93,10 +93,6 @@ README_LINES: tuple[tuple[str, str], ...] = (
         "is text: format a cell as Text if Excel turns it into a number or a date.",
     ),
 )
-
-
-def _moment(epoch: int | None) -> datetime:
-    return datetime.fromtimestamp(epoch or 0, UTC).replace(tzinfo=None)
 
 
 #: OOXML's escape for characters XML cannot carry (`_x0007_`); Excel and LibreOffice read it.
@@ -195,7 +191,7 @@ def workbook_bytes(tables: Tables, epoch: int | None, generator: str) -> bytes:
     _sheet(
         wb, JOB_DESCRIPTIONS, tables.job_descriptions, [(2, f"'{README}'!$A${j_start}:$A${j_end}")]
     )
-    moment = _moment(epoch)
+    moment = naive_utc(epoch)
     props = wb.properties
     props.creator = props.lastModifiedBy = generator
     props.created = props.modified = moment

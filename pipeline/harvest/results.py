@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from openpyxl.xml.functions import xmlfile
 from pipeline.build.commit import write_atomic
 from pipeline.harvest.collect import COLUMNS, VERDICTS, Person, Return, Verdict
 from pipeline.harvest.docx_form import TOKENS
+from pipeline.ooxml.archive import naive_utc
 from pipeline.ooxml.xlsx_package import MemoryExcelWriter, PackageParts
 
 RESULT_HEADER = (
@@ -382,7 +383,7 @@ def workbook_bytes(
     sheets["Summary"] = summary = _Rows(wb.create_sheet("Summary"))
     for values in summary_rows(people, returns):
         summary.append(values)
-    moment = datetime.fromtimestamp(epoch or 0, UTC).replace(tzinfo=None)
+    moment = naive_utc(epoch)
     props = wb.properties
     props.creator = props.lastModifiedBy = "jobframe-packs"
     props.created = props.modified = moment

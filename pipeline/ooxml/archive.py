@@ -35,6 +35,11 @@ def utc_moment(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
+def naive_utc(epoch: int | None) -> datetime:
+    """The epoch (None: 0) as a naive UTC datetime: openpyxl's document properties take those."""
+    return utc_moment(epoch or 0).replace(tzinfo=None)
+
+
 def zip_date_time(epoch: int) -> tuple[int, int, int, int, int, int]:
     """A zip entry's date_time for this epoch, floored at 1980-01-01."""
     year, month, day, hour, minute, second = time.gmtime(max(epoch, ZIP_EPOCH_FLOOR))[:6]

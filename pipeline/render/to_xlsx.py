@@ -17,7 +17,7 @@ from openpyxl.workbook.protection import WorkbookProtection
 
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import ProfileFrames
-from pipeline.ooxml.archive import utc_moment
+from pipeline.ooxml.archive import naive_utc
 from pipeline.ooxml.tracker_contract import META_SHEET
 from pipeline.ooxml.xlsx_package import MemoryExcelWriter, PackageParts
 from pipeline.render.xlsx_plan import sheet_name, sheet_plan
@@ -58,7 +58,7 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
         security.set_workbook_password(options.form_password)
     wb.security = security
     epoch = options.timestamp or 0
-    moment = utc_moment(epoch).replace(tzinfo=None)
+    moment = naive_utc(epoch)
     props = wb.properties
     props.creator = props.lastModifiedBy = options.generator
     props.created = props.modified = moment
