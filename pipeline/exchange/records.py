@@ -1,19 +1,24 @@
 """Rows -> records: the import half of the canon's table contract (`table` declares the sheets,
 their columns and kinds of line, and the export). Every problem of a workbook or CSV folder is
 collected with its cell (`FILE.xlsx:Sheet!A1`), all at once; nothing here knows the file format.
+The cells themselves are read by `rows`.
 """
 
 from __future__ import annotations
 
-import difflib
-import functools
-import math
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.diagnostics import Collector, quoted
+from pipeline.diagnostics import Collector
+from pipeline.exchange.rows import (
+    Lines,
+    Sheet,
+    collect,
+    in_order,
+    shown,
+    single_text,
+    suggest,
+)
 from pipeline.exchange.table import (
     CAREER_FIELDS,
     COMPONENT_FIELDS,
@@ -25,15 +30,13 @@ from pipeline.exchange.table import (
     PROFILE_KINDS,
     PROFILES,
     REQUIRED_SHEETS,
-    SHEETS,
     CellValue,
-    Kind,
     Table,
     level_order,
     sorted_levels,
 )
-from pipeline.extract.canon import LEVEL_CODE_RE, LEVEL_CODES_HINT, SLUG_RE
-from pipeline.extract.nodes import CODE_RE, RESERVED_NAMES, text_problem
+from pipeline.extract.canon import SLUG_RE
+from pipeline.extract.nodes import RESERVED_NAMES
 from pipeline.model import (
     DIMENSIONS,
     RUBRIC_KINDS,
@@ -60,239 +63,8 @@ class ImportedCanon:
     job_descriptions: tuple[JobDescription, ...]
 
 
-def _header_key(text: str) -> str:
-    return " ".join(text.replace("_", " ").replace("-", " ").split()).casefold()
-
-
-def _suggest(value: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(value.casefold(), list(choices), n=1, cutoff=0.75)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-#: A cell value quoted in a message: white space kept, control and non-ASCII characters escaped.
-_cell = functools.partial(quoted, ascii_escapes=True)
-
-
-class _Sheet:
-    """Reads one table's rows by column name, reporting against each cell's location."""
-
-    def __init__(self, table: Table, problems: Collector) -> None:
-        self.table = table
-        self.problems = problems
-        columns, required = SHEETS[table.name]
-        self.index: dict[str, int] = {}
-        found = [h for h in table.header if h]
-        for i, raw in enumerate(table.header):
-            key = _header_key(raw) if raw else ""
-            if key in columns and key not in self.index:
-                self.index[key] = i
-            elif key in columns:
-                self._error_at(table.where, f"column '{raw}' appears twice", "header")
-        missing = [c for c in required if c not in self.index]
-        if missing:
-            self._error_at(
-                table.where,
-                f"missing column{'s' if len(missing) > 1 else ''} "
-                f"{', '.join(repr(c) for c in missing)} (found: "
-                f"{', '.join(repr(h) for h in found) or 'no header'}; expected "
-                f"{', '.join(repr(c) for c in columns)})",
-                "header",
-            )
-        self.ok = not missing
-
-    def _error_at(self, where: tuple[str, int], message: str, code: str) -> None:
-        self.problems.error(where[0], where[1], message, code)
-
-    def error(self, row: int, column: str, message: str, code: str = "cell") -> None:
-        col = self.index.get(column, 0)
-        path, line = self.table.locate(row, col)
-        self.problems.error(path, line, f"{column}: {message}", code)
-
-    def raw(self, row: int, cells: tuple[CellValue, ...], column: str) -> CellValue:
-        i = self.index.get(column)
-        if i is None or i >= len(cells):
-            return None
-        value = cells[i]
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
-
-    def text(self, row: int, cells: tuple[CellValue, ...], column: str) -> str | None:
-        value = self.raw(row, cells, column)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            self.error(
-                row,
-                column,
-                f"expected text, got the number {value!r} (format the cell as Text)",
-                "type",
-            )
-            return None
-        problem = text_problem(value)
-        if problem:
-            self.error(row, column, problem, "text")
-            return None
-        return value
-
-    def code(self, row: int, cells: tuple[CellValue, ...], column: str) -> str | None:
-        value = self.text(row, cells, column)
-        if value is None:
-            return None
-        if not CODE_RE.match(value) or value in RESERVED_NAMES:
-            self.error(
-                row,
-                column,
-                f"{_cell(value)} is not a valid code (upper-case letters and digits, starting "
-                "with a letter, not a Windows device name, e.g. 'CLINIC')",
-                "unsafe-id",
-            )
-            return None
-        return value
-
-    def level_code(self, row: int, cells: tuple[CellValue, ...], column: str) -> str | None:
-        value = self.text(row, cells, column)
-        if value is None:
-            return None
-        if not LEVEL_CODE_RE.match(value):
-            self.error(
-                row,
-                column,
-                f"unknown level code {_cell(value)} (expected {LEVEL_CODES_HINT})",
-                "unknown-level",
-            )
-            return None
-        return value
-
-    def position(self, row: int, cells: tuple[CellValue, ...]) -> int | None:
-        value = self.raw(row, cells, "position")
-        if value is None:
-            return None
-        number = _whole(value)
-        if number is None or number < 1:
-            self.error(row, "position", f"expected a whole number from 1, got {_cell(value)}")
-            return None
-        return number
-
-    def required(self, row: int, column: str, value: object) -> bool:
-        if value is None:
-            self.error(row, column, "required, but the cell is empty", "missing")
-            return False
-        return True
-
-
-def _whole(value: CellValue) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,9}\s*", value):
-        return int(value)
-    return None
-
-
-def _number(value: CellValue) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
-    text = value.strip()
-    if re.fullmatch(r"[-+]?\d+(?:[.,]\d+)?", text):
-        return float(text.replace(",", "."))
-    return None
-
-
-@dataclass
-class _Lines:
-    """The lines one row-owner (a profile, a job description) collects, with their cells."""
-
-    first_row: int
-    singles: dict[str, tuple[int, str | int | float]] = field(default_factory=dict)
-    lists: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
-    #: (kind, position) -> row, to report a repeated position at once.
-    positions: dict[tuple[str, int], int] = field(default_factory=dict)
-    marker: bool = False
-
-
-def _collect(
-    sheet: _Sheet,
-    kinds: dict[str, Kind],
-    row: int,
-    cells: tuple[CellValue, ...],
-    lines: _Lines,
-) -> None:
-    """Place one row's line into `lines`, reporting bad kinds, positions, values and repeats."""
-    kind_raw = sheet.text(row, cells, "kind")
-    if kind_raw is None:
-        sheet.required(row, "kind", sheet.raw(row, cells, "kind"))
-        return
-    kind = kinds.get(" ".join(kind_raw.split()).casefold())
-    if kind is None:
-        sheet.error(
-            row,
-            "kind",
-            f"unknown kind {_cell(kind_raw)}{_suggest(kind_raw, kinds)}",
-            "kind",
-        )
-        return
-    position = sheet.position(row, cells)
-    if kind.shape == "marker":
-        if sheet.raw(row, cells, "text") is not None:
-            sheet.error(row, "text", "a 'profile' row marks an empty profile; leave text empty")
-        lines.marker = True
-        return
-    value: str | int | float | None
-    if kind.shape in ("number", "integer"):
-        raw = sheet.raw(row, cells, "text")
-        if not sheet.required(row, "text", raw):
-            return
-        value = _number(raw) if kind.shape == "number" else _whole(raw)
-        if value is None:
-            what = "a number" if kind.shape == "number" else "a whole number"
-            sheet.error(row, "text", f"{kind.name}: expected {what}, got {_cell(raw)}", "type")
-            return
-    else:
-        value = sheet.text(row, cells, "text")
-        if value is None:
-            if sheet.raw(row, cells, "text") is None:
-                sheet.required(row, "text", None)
-            return
-    if kind.shape == "list":
-        assert isinstance(value, str)
-        if position is None:
-            sheet.error(row, "position", f"{kind.name}: a list line needs its position (1, 2, …)")
-            return
-        other_row = lines.positions.setdefault((kind.name, position), row)
-        if other_row != row:
-            sheet.error(
-                row, "position", f"{kind.name} {position} is also at row {other_row}", "duplicate"
-            )
-            return
-        lines.lists.setdefault(kind.name, []).append((row, position, value))
-        return
-    if position not in (None, 1):
-        sheet.error(row, "position", f"{kind.name} is a single value; leave position empty")
-        return
-    if kind.name in lines.singles:
-        other = lines.singles[kind.name][0]
-        sheet.error(row, "kind", f"{kind.name} is also given at row {other}", "duplicate")
-        return
-    lines.singles[kind.name] = (row, value)
-
-
-def _in_order(lines: _Lines, kind: str) -> tuple[str, ...]:
-    return tuple(text for _, _, text in sorted(lines.lists.get(kind, []), key=lambda t: t[1]))
-
-
-def _single_text(lines: _Lines, kind: str) -> str | None:
-    entry = lines.singles.get(kind)
-    return None if entry is None else str(entry[1])
-
-
 def _levels(table: Table, problems: Collector) -> dict[str, Level]:
-    sheet = _Sheet(table, problems)
+    sheet = Sheet(table, problems)
     out: dict[str, Level] = {}
     first: dict[str, int] = {}
     if not sheet.ok:
@@ -311,8 +83,8 @@ def _levels(table: Table, problems: Collector) -> dict[str, Level]:
             sheet.error(
                 row,
                 "track",
-                f"{_cell(track)} is not a track (expected {', '.join(TRACKS)})"
-                f"{_suggest(track, TRACKS)}",
+                f"{shown(track)} is not a track (expected {', '.join(TRACKS)})"
+                f"{suggest(track, TRACKS)}",
             )
             track = None
         dims = tuple(
@@ -333,7 +105,7 @@ def _levels(table: Table, problems: Collector) -> dict[str, Level]:
 
 
 def _owner_key(
-    sheet: _Sheet, row: int, cells: tuple[CellValue, ...]
+    sheet: Sheet, row: int, cells: tuple[CellValue, ...]
 ) -> tuple[str, str, str | None] | None:
     function = sheet.code(row, cells, "function")
     focus = sheet.code(row, cells, "focus")
@@ -351,13 +123,13 @@ def _owner_key(
 class _FocusRows:
     names: dict[str, tuple[int, str]] = field(default_factory=dict)
     description: tuple[int, str] | None = None
-    profiles: dict[str, _Lines] = field(default_factory=dict)
+    profiles: dict[str, Lines] = field(default_factory=dict)
 
 
 def _profiles(
     table: Table, levels: dict[str, Level] | None, levels_where: str, problems: Collector
 ) -> list[Profile]:
-    sheet = _Sheet(table, problems)
+    sheet = Sheet(table, problems)
     if not sheet.ok:
         return []
     focuses: dict[tuple[str, str], _FocusRows] = {}
@@ -378,7 +150,7 @@ def _profiles(
                 sheet.error(
                     row,
                     column,
-                    f"{_cell(name)} differs from {_cell(seen[1])} at row {seen[0]} "
+                    f"{shown(name)} differs from {shown(seen[1])} at row {seen[0]} "
                     f"(one name per {'function' if column == 'function name' else 'focus'})",
                     "conflict",
                 )
@@ -413,11 +185,11 @@ def _profiles(
             sheet.error(
                 row,
                 "level",
-                f"level '{level}' is not on the {levels_where} sheet{_suggest(level, levels)}",
+                f"level '{level}' is not on the {levels_where} sheet{suggest(level, levels)}",
                 "unknown-level",
             )
             continue
-        _collect(sheet, PROFILE_KINDS, row, cells, rows.profiles.setdefault(level, _Lines(row)))
+        collect(sheet, PROFILE_KINDS, row, cells, rows.profiles.setdefault(level, Lines(row)))
     out: list[Profile] = []
     if levels is None:
         return out
@@ -451,11 +223,9 @@ def _profiles(
     return out
 
 
-def _profile(
-    sheet: _Sheet, lines: _Lines, function: Function, focus: Focus, level: Level
-) -> Profile:
+def _profile(sheet: Sheet, lines: Lines, function: Function, focus: Focus, level: Level) -> Profile:
     confidence = None
-    band = _single_text(lines, "confidence band")
+    band = single_text(lines, "confidence band")
     score_entry = lines.singles.get("confidence score")
     if band is not None:
         confidence = Confidence(band, float(score_entry[1]) if score_entry else None)
@@ -476,28 +246,28 @@ def _profile(
         function=function,
         focus=focus,
         level=level,
-        title=_single_text(lines, "title"),
-        status=_single_text(lines, "status"),
+        title=single_text(lines, "title"),
+        status=single_text(lines, "status"),
         confidence=confidence,
-        region=_single_text(lines, "region"),
-        version=_single_text(lines, "version"),
-        core_outputs=_in_order(lines, "core output"),
-        responsibilities=_in_order(lines, "responsibility"),
+        region=single_text(lines, "region"),
+        version=single_text(lines, "version"),
+        core_outputs=in_order(lines, "core output"),
+        responsibilities=in_order(lines, "responsibility"),
         rubrics=tuple(
-            (k, text) for k in RUBRIC_KINDS if (text := _single_text(lines, f"rubric {k}"))
+            (k, text) for k in RUBRIC_KINDS if (text := single_text(lines, f"rubric {k}"))
         ),
         components=Components(
-            **{name: _in_order(lines, kind) for kind, name in COMPONENT_FIELDS.items()}
+            **{name: in_order(lines, kind) for kind, name in COMPONENT_FIELDS.items()}
         ),
         pay=pay,
     )
 
 
 def _job_descriptions(table: Table, problems: Collector) -> list[JobDescription]:
-    sheet = _Sheet(table, problems)
+    sheet = Sheet(table, problems)
     if not sheet.ok:
         return []
-    owners: dict[str, _Lines] = {}
+    owners: dict[str, Lines] = {}
     for row, cells in table.rows:
         slug = sheet.text(row, cells, "job description")
         if slug is None:
@@ -507,36 +277,36 @@ def _job_descriptions(table: Table, problems: Collector) -> list[JobDescription]
             sheet.error(
                 row,
                 "job description",
-                f"{_cell(slug)} is not a safe file name (lower-case letters, digits and '-', "
+                f"{shown(slug)} is not a safe file name (lower-case letters, digits and '-', "
                 "e.g. 'clinical-trials-director')",
                 "unsafe-id",
             )
             continue
-        _collect(sheet, JD_KINDS, row, cells, owners.setdefault(slug, _Lines(row)))
+        collect(sheet, JD_KINDS, row, cells, owners.setdefault(slug, Lines(row)))
     out: list[JobDescription] = []
     for slug in sorted(owners):
         lines = owners[slug]
-        title = _single_text(lines, "title")
+        title = single_text(lines, "title")
         if title is None:
             sheet.error(lines.first_row, "kind", f"job description '{slug}' has no title row")
             continue
-        profile = _single_text(lines, "profile")
+        profile = single_text(lines, "profile")
         if profile is not None and not PROFILE_ID_RE.match(profile):
             sheet.error(
                 lines.singles["profile"][0],
                 "text",
-                f"profile: {_cell(profile)} is not a profile id (FUNCTION.FOCUS.LEVEL)",
+                f"profile: {shown(profile)} is not a profile id (FUNCTION.FOCUS.LEVEL)",
                 "unsafe-id",
             )
             continue
-        lists: dict[str, Any] = {n: _in_order(lines, k) for k, n in JD_LIST_FIELDS.items()}
-        career = CareerPath(**{n: _in_order(lines, k) for k, n in CAREER_FIELDS.items()})
+        lists: dict[str, Any] = {n: in_order(lines, k) for k, n in JD_LIST_FIELDS.items()}
+        career = CareerPath(**{n: in_order(lines, k) for k, n in CAREER_FIELDS.items()})
         out.append(
             JobDescription(
                 slug=slug,
                 title=title,
                 profile=profile,
-                salary=_single_text(lines, "salary"),
+                salary=single_text(lines, "salary"),
                 career_path=career,
                 **lists,
             )
