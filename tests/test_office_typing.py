@@ -339,7 +339,7 @@ def test_a_tracker_typed_through_the_dispatcher_saves_and_reads_back_intact(
     """Every input of every sheet (and the locked cells) typed through `.uno:EnterString` in one
     soffice, then saved as XLSX by it: read back, every value is what was typed and the file is
     intact. LibreOffice 7.4.7 headless aborts half a second after the first EnterString, before
-    the save is done: there, that is what is checked (and the test fails once 7.4 saves)."""
+    the save is done: there, the abort is what is checked; whichever version saves is read back."""
     report, version = typed["keyed_report"], typed["version"]
     typed_cells = report["cells"]
     assert typed_cells, "no cell was typed"
@@ -351,12 +351,12 @@ def test_a_tracker_typed_through_the_dispatcher_saves_and_reads_back_intact(
             assert after != before, f"{sheet}!{cell} refused typing"
         else:
             assert after == before, f"{sheet}!{cell} is locked and took typing"
-    if not survives_typing(version):
-        assert report["died"] and not report["saved"], (
-            f"LibreOffice {version} survived typing and saved: survives_typing() is out of date"
+    if not report["saved"]:
+        # Only the LibreOffice known to abort (7.4 headless) may end here; any other must save.
+        assert report["died"] and not survives_typing(version), (
+            f"LibreOffice {version} died typing or did not save"
         )
         return
-    assert report["saved"] and not report["died"], f"LibreOffice {version} died typing"
     assert len(typed_cells) == len(want)
     saved = typed["keyed_saved"]
     values = read_tracker(saved)
