@@ -1006,6 +1006,19 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         WEB,
+        "a pack or a manager's bundle to build while another build holds its lock (`packs build` "
+        "or `packs cycle` in a terminal)",
+        "503 with `Retry-After: 5`, `Packs are being built by another process; try again "
+        "shortly.` / `The cycle is being built; try again shortly.` (told by the lock's own "
+        "error type, not its words); nothing written; served once the lock is free",
+        (
+            f"{_WEB_T}test_a_build_running_elsewhere_gives_503_with_retry_after",
+            f"{_WEBC_T}test_a_bundle_of_a_cycle_built_elsewhere_is_busy_not_failed",
+            f"{_WEBC_T}test_a_refresh_tells_busy_from_failed_by_the_locks_type_not_its_words",
+        ),
+    ),
+    Case(
+        WEB,
         "non-loopback start without users (`packs serve --host 0.0.0.0`)",
         "exit 2, `refusing to serve on 0.0.0.0 without --users FILE: …`, nothing listens",
         (f"{_WEB_T}test_a_non_loopback_start_without_users_is_refused",),
