@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.layout import Layout, RenderOptions
-from pipeline.model import ProfileFrames, Record, line_text
+from pipeline.model import PlaceholderKind, ProfileFrames, Record, line_text
 from pipeline.render import get_format, pdf_finish, to_pdf, weasyprint70
 from pipeline.render.weasyprint70 import box_notes, tag_origins
 from pipeline.render.weasyprint70.upstream import unchanged
@@ -365,6 +365,36 @@ def test_the_document_level_requirements_of_pdf_ua_1(tagged: dict[str, Tagged]) 
         names = catalog.Names.EmbeddedFiles.Names
         specs = [names[i + 1] for i in range(0, len(names), 2)]
         assert specs and all("/F" in spec and "/UF" in spec for spec in specs), pid
+
+
+#: The layout's words for a placeholder token (layouts/default/handout.html.j2, macro `alt`).
+FILL_IN_ALT = "{name} (to be filled in)"
+
+
+def test_every_placeholder_token_says_it_is_a_field_to_fill_in(
+    tagged: dict[str, Tagged], all_frames: dict[str, ProfileFrames]
+) -> None:
+    """A screen reader hears "from ⟨baseline⟩ to ⟨target⟩" as prose unless the tokens say what
+    they are: every fill-in mark is a Span whose /Alt (14.9.3) is its printed text with each
+    token as the layout's fixed words and the token's name ("baseline (to be filled in) to
+    target (to be filled in)"): nothing else, and nothing else has an /Alt. The intro's words
+    about the tokens ("⟨target⟩ / ⟨baseline⟩ / ⟨date⟩ are placeholders") are prose."""
+    names = {kind.token: kind.value for kind in PlaceholderKind}
+    tokens = re.compile("|".join(map(re.escape, names)))
+    joined = 0
+    for pid, t in tagged.items():
+        described = [e for e in t.root.walk() if "/Alt" in e.attributes]
+        for e in described:
+            printed = clean(t.text(e))
+            spoken = tokens.sub(lambda m: FILL_IN_ALT.format(name=names[m[0]]), printed)
+            assert e.role == "Span" and tokens.search(printed), (pid, e.role, printed)
+            assert clean(str(e.attributes["/Alt"])) == spoken, (pid, printed)
+            joined += len(tokens.findall(printed)) > 1
+        text, intro = reading(t), clean(all_frames[pid].intro)
+        fields = sum(text.count(token) - intro.count(token) for token in names)
+        found = sum(len(tokens.findall(clean(t.text(e)))) for e in described)
+        assert found == fields > 0, pid
+    assert joined, "no mark joins two tokens: the joined case checks nothing"
 
 
 def test_pdf_ua_is_claimed_only_when_no_check_fails(tagged: dict[str, Tagged]) -> None:

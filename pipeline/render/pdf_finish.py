@@ -1,7 +1,8 @@
 """The handout's finisher (WeasyPrint's `finisher` hook, after layout and drawing, before pydyf
 writes the file): the tag tree corrected (`join_pieces`, with the HTML element of each structure
-element noted by `weasyprint70.tag_origins`; `retag`; `word_breaks`, with the box each MCID marks
-noted by `weasyprint70.box_notes`), then every stream compressed once (`flate`).
+element noted by `weasyprint70.tag_origins`; `alternates`, from the same notes; `retag`;
+`word_breaks`, with the box each MCID marks noted by `weasyprint70.box_notes`), then every
+stream compressed once (`flate`).
 tests/test_pdf_tags.py checks the tags, tests/test_pdf.py the bytes.
 """
 
@@ -294,6 +295,23 @@ def join_pieces(pdf: pydyf.PDF) -> None:
         pieces.repoint(root)
 
 
+#: The HTML attribute whose text becomes its element's alternate description (/Alt).
+ALT_ATTRIBUTE = "data-pdf-alt"
+
+
+def alternates(pdf: pydyf.PDF) -> None:
+    """An element's alternate description from its HTML element's `data-pdf-alt` (the
+    template's words): what a screen reader says instead of the element's text (ISO 32000-1,
+    14.9.3), e.g. "target (to be filled in)" for a "⟨target⟩" that a listener would otherwise
+    hear as prose (the handout template's `alt` macro). WeasyPrint 70 writes /Alt for images
+    only. Run after `join_pieces`: an element split by a line break gets it once."""
+    for number, origin in tag_origins.origins(pdf).items():
+        alt = None if "::" in origin.tag else origin.element.get(ALT_ATTRIBUTE)
+        element = pdf.objects[number]
+        if alt and element["K"]:
+            element["Alt"] = pydyf.String(alt)
+
+
 def _collapsed(text: str) -> str:
     return re.sub(r"[ \t\n\r\f]+", " ", text)
 
@@ -421,6 +439,7 @@ def _marks(kid: object, mcid: int, page: bytes) -> bool:
 def finish(document: object, pdf: pydyf.PDF, link_contents: Mapping[str, str]) -> None:
     """WeasyPrint's finisher: the tag tree corrected, then every stream compressed."""
     join_pieces(pdf)
+    alternates(pdf)
     retag(pdf, link_contents)
     word_breaks(document, pdf)
     flate(document, pdf)

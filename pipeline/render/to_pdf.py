@@ -162,7 +162,11 @@ class Mark:
     """A run of a line printed as one fill-in mark: placeholders, and the short template words
     joining them ("⟨baseline⟩ to ⟨target⟩ by ⟨date⟩")."""
 
-    text: str
+    parts: tuple[Text | Placeholder, ...]
+
+    @property
+    def text(self) -> str:
+        return line_text(self.parts)
 
 
 def marked(line: Line, join: int) -> tuple[Text | Mark, ...]:
@@ -175,13 +179,15 @@ def marked(line: Line, join: int) -> tuple[Text | Mark, ...]:
     out: list[Text | Mark] = []
     for segment in line:
         if isinstance(segment, Placeholder):
-            if out and isinstance(out[-1], Mark):
-                out[-1] = Mark(out[-1].text + segment.token)
-            elif len(out) >= 2 and isinstance(out[-2], Mark) and len(out[-1].text) <= join:
+            last = out[-1] if out else None
+            if isinstance(last, Mark):
+                out[-1] = Mark((*last.parts, segment))
+            elif len(out) >= 2 and isinstance(mark := out[-2], Mark) and len(out[-1].text) <= join:
                 joiner = out.pop()
-                out[-1] = Mark(out[-1].text + joiner.text + segment.token)
+                assert isinstance(joiner, Text)
+                out[-1] = Mark((*mark.parts, joiner, segment))
             else:
-                out.append(Mark(segment.token))
+                out.append(Mark((segment,)))
         else:
             out.append(Text(segment.text))
     return tuple(out)
@@ -343,6 +349,7 @@ def _typesetter(layout: Layout, page_size: str) -> Typesetter:
     env.filters["breakable"] = breaker(conf.long_word)
     env.filters["marked"] = lambda line: marked(line, conf.mark_join)
     env.tests["mark"] = lambda s: isinstance(s, Mark)
+    env.tests["placeholder"] = lambda s: isinstance(s, Placeholder)
     template = env.get_template(conf.template)
     base_url = layout.root.as_uri() + "/"
     return Typesetter(
