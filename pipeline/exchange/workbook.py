@@ -40,9 +40,8 @@ from pipeline.exchange.table import (
     Table,
     Tables,
 )
-from pipeline.ooxml.archive import naive_utc
 from pipeline.ooxml.ns import PKG_REL_NS, R_NS, SML_NS
-from pipeline.ooxml.xlsx_package import MemoryExcelWriter, PackageParts
+from pipeline.ooxml.xlsx_package import workbook_package
 
 #: Refused before reading: a canon workbook of 20,000 profiles is about 15 MB.
 MAX_WORKBOOK_BYTES = 200 * 1024 * 1024
@@ -191,14 +190,7 @@ def workbook_bytes(tables: Tables, epoch: int | None, generator: str) -> bytes:
     _sheet(
         wb, JOB_DESCRIPTIONS, tables.job_descriptions, [(2, f"'{README}'!$A${j_start}:$A${j_end}")]
     )
-    moment = naive_utc(epoch)
-    props = wb.properties
-    props.creator = props.lastModifiedBy = generator
-    props.created = props.modified = moment
-    props.title = "Canon workbook"
-    parts = PackageParts()
-    MemoryExcelWriter(wb, parts).save()
-    return parts.package(epoch or 0)
+    return workbook_package(wb, epoch, generator, "Canon workbook")
 
 
 # ---------------------------------------------------------------------------------------------

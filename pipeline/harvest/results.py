@@ -37,8 +37,7 @@ from openpyxl.xml.functions import xmlfile
 from pipeline.build.commit import write_atomic
 from pipeline.harvest.collect import COLUMNS, VERDICTS, Person, Return, Verdict
 from pipeline.harvest.docx_form import TOKENS
-from pipeline.ooxml.archive import naive_utc
-from pipeline.ooxml.xlsx_package import MemoryExcelWriter, PackageParts
+from pipeline.ooxml.xlsx_package import MemoryExcelWriter, PackageParts, workbook_package
 
 RESULT_HEADER = (
     "Employee id",
@@ -383,14 +382,9 @@ def workbook_bytes(
     sheets["Summary"] = summary = _Rows(wb.create_sheet("Summary"))
     for values in summary_rows(people, returns):
         summary.append(values)
-    moment = naive_utc(epoch)
-    props = wb.properties
-    props.creator = props.lastModifiedBy = "jobframe-packs"
-    props.created = props.modified = moment
-    props.title = "Harvest results"
-    parts = PackageParts()
-    _Writer(wb, parts, sheets).save()
-    return parts.package(epoch or 0)
+    return workbook_package(
+        wb, epoch, "jobframe-packs", "Harvest results", lambda wb, parts: _Writer(wb, parts, sheets)
+    )
 
 
 def guarded(value: Cell) -> str:

@@ -10,13 +10,14 @@ workbook and the canon exchange workbook. openpyxl private touch points: see
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.writer.excel import ExcelWriter
 
-from pipeline.ooxml.archive import XLSX_ENTRIES, zip_bytes
+from pipeline.ooxml.archive import XLSX_ENTRIES, naive_utc, zip_bytes
 from pipeline.ooxml.ns import CONTENT_TYPES_PART
 
 
@@ -60,3 +61,23 @@ class PackageParts:
     def package(self, epoch: int) -> bytes:
         names = sorted(self.parts, key=lambda n: n != CONTENT_TYPES_PART)
         return zip_bytes(((name, self.parts[name]) for name in names), epoch, XLSX_ENTRIES)
+
+
+def workbook_package(
+    wb: Any,
+    epoch: int | None,
+    creator: str,
+    title: str,
+    writer: Callable[[Any, PackageParts], MemoryExcelWriter] = MemoryExcelWriter,
+) -> bytes:
+    """An openpyxl workbook as every XLSX of ours is zipped: `creator` as its creator and last
+    editor, created and modified at the epoch (None: 0), titled `title`, written by `writer`
+    into `PackageParts` and packaged with the same epoch. Other properties are the caller's,
+    set before."""
+    props = wb.properties
+    props.creator = props.lastModifiedBy = creator
+    props.created = props.modified = naive_utc(epoch)
+    props.title = title
+    parts = PackageParts()
+    writer(wb, parts).save()
+    return parts.package(epoch or 0)

@@ -17,9 +17,8 @@ from openpyxl.workbook.protection import WorkbookProtection
 
 from pipeline.layout import Layout, RenderOptions
 from pipeline.model import ProfileFrames
-from pipeline.ooxml.archive import naive_utc
 from pipeline.ooxml.tracker_contract import META_SHEET
-from pipeline.ooxml.xlsx_package import MemoryExcelWriter, PackageParts
+from pipeline.ooxml.xlsx_package import workbook_package
 from pipeline.render.xlsx_plan import sheet_name, sheet_plan
 from pipeline.render.xlsx_settings import settings_for
 from pipeline.render.xlsx_sheets import (
@@ -57,16 +56,9 @@ def render(frames: ProfileFrames, layout: Layout, options: RenderOptions) -> byt
     if options.form_password:
         security.set_workbook_password(options.form_password)
     wb.security = security
-    epoch = options.timestamp or 0
-    moment = naive_utc(epoch)
     props = wb.properties
-    props.creator = props.lastModifiedBy = options.generator
-    props.created = props.modified = moment
-    props.title = frames.document_title
     props.identifier = frames.profile_id
     props.version = frames.canon_version
     if options.identity is not None:
         props.category = options.identity
-    parts = PackageParts()
-    MemoryExcelWriter(wb, parts).save()
-    return parts.package(epoch)
+    return workbook_package(wb, options.timestamp or 0, options.generator, frames.document_title)
