@@ -174,6 +174,24 @@ class Walk:
         folder = DOCS if accept else self.downloads
         self.page.screenshot(path=str(folder / name), full_page=False)
 
+    def await_cycle(self, cycle: str, status: str, names: list[str]) -> None:
+        """On a cycle's build page: wait for the build to end with `status`, open the cycle and
+        find its people's names as typed, axe at every step."""
+        page = self.page
+        assert page.url.startswith(self.base + "/cycles/new/")
+        self.check_accessible()
+        # the page's script polls the status and reloads the page when the build has ended
+        opened = page.get_by_role("link", name=f"Open the cycle {cycle}")
+        opened.wait_for(timeout=CYCLE_TIMEOUT_MS)
+        assert page.get_by_role("status").inner_text().startswith(status)
+        self.check_accessible()
+        opened.click()
+        page.wait_for_load_state()
+        assert page.url == f"{self.base}/cycles/{cycle}"
+        people = page.locator("section[aria-labelledby=people] tbody td:nth-child(2)")
+        assert sorted(people.all_inner_texts()) == sorted(names)  # the markup name as typed
+        self.check_accessible()
+
     def close(self) -> None:
         self.context.close()
 
@@ -322,19 +340,7 @@ def test_hr_builds_a_cycle_uploads_returns_and_downloads_the_results(
     walk.screenshot("web-cycle-new.png", accept)
     page.get_by_role("button", name="Build the cycle").click()
     page.wait_for_load_state()
-    assert page.url.startswith(walk.base + "/cycles/new/")
-    walk.check_accessible()
-    # the page's script polls the status and reloads the page when the build has ended
-    opened = page.get_by_role("link", name=f"Open the cycle {CYCLE}")
-    opened.wait_for(timeout=CYCLE_TIMEOUT_MS)
-    assert page.get_by_role("status").inner_text().startswith("Built: built 5, skipped 0")
-    walk.check_accessible()
-    opened.click()
-    page.wait_for_load_state()
-    assert page.url == f"{walk.base}/cycles/{CYCLE}"
-    names = page.locator("section[aria-labelledby=people] tbody td:nth-child(2)").all_inner_texts()
-    assert sorted(names) == sorted(r[1] for r in ROSTER)  # the markup name as typed
-    walk.check_accessible()
+    walk.await_cycle(CYCLE, "Built: built 5, skipped 0", [r[1] for r in ROSTER])
     walk.screenshot("web-cycle.png", accept)
 
     bundle = walk.download(f"{MANAGER_ID}.zip")
@@ -425,18 +431,7 @@ def test_hr_updates_the_roster_and_a_missing_bundle_is_built_on_demand(
     page.get_by_label("New roster").set_input_files(str(roster))
     page.get_by_role("button", name="Update the cycle").click()
     page.wait_for_load_state()
-    assert page.url.startswith(walk.base + "/cycles/new/")
-    walk.check_accessible()
-    opened = page.get_by_role("link", name=f"Open the cycle {CYCLE}")
-    opened.wait_for(timeout=CYCLE_TIMEOUT_MS)
-    assert page.get_by_role("status").inner_text().startswith("Built: built 1, skipped 4")
-    walk.check_accessible()
-    opened.click()
-    page.wait_for_load_state()
-    assert page.url == f"{walk.base}/cycles/{CYCLE}"
-    names = page.locator("section[aria-labelledby=people] tbody td:nth-child(2)").all_inner_texts()
-    assert sorted(names) == sorted(r[1] for r in updated)  # the markup name as typed
-    walk.check_accessible()
+    walk.await_cycle(CYCLE, "Built: built 1, skipped 4", [r[1] for r in updated])
 
     bundle = cycle_dir / "managers" / f"{MANAGER_ID}.zip"
     before = bundle.read_bytes()
