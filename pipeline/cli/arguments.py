@@ -43,53 +43,50 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.add_argument("--include-salary", action="store_true", help="print the JD salary range")
 
-    b = sub.add_parser("build", parents=[common], help="render packs into out/")
-    b.add_argument("patterns", nargs="*", metavar="PATTERN", help="id patterns (default: all)")
-    b.add_argument("--formats", default=None, help=f"comma-separated (default: {DEFAULT_FORMATS})")
-    b.add_argument("--out", default="out", metavar="DIR")
-    b.add_argument("--layout", default="default", help="layout name or folder")
-    b.add_argument("--page-size", choices=PAGE_SIZES, default=None)
-    b.add_argument("--form-password", default=None, help="password for DOCX form protection")
-    b.add_argument("--include-salary", action="store_true", help="print the JD salary range")
-    b.add_argument(
+    # what `build` and `cycle` both take: where packs go, how they look, where they render
+    rendering = _Parser(add_help=False)
+    rendering.add_argument("--out", default="out", metavar="DIR")
+    rendering.add_argument("--layout", default="default", help="layout name or folder")
+    rendering.add_argument("--page-size", choices=PAGE_SIZES, default=None)
+    rendering.add_argument(
+        "--form-password", default=None, help="password for DOCX form protection"
+    )
+    rendering.add_argument(
+        "--include-salary", action="store_true", help="print the JD salary range"
+    )
+    rendering.add_argument(
         "--jobs",
         type=_jobs,
         default=None,
         metavar="N",
         help="worker processes (default: the number of cores)",
     )
-    b.add_argument(
-        "--zip", action="store_true", help="also write out/<ID>.zip per pack and out/packs.zip"
-    )
-    b.add_argument("--force", action="store_true", help="rebuild unchanged packs too")
-    b.add_argument(
+    rendering.add_argument(
         "--cluster",
         default=None,
         metavar="ADDRESS",
         help="render on Dask workers: a scheduler (tcp://host:8786) or local:N",
     )
 
+    b = sub.add_parser("build", parents=[common, rendering], help="render packs into out/")
+    b.add_argument("patterns", nargs="*", metavar="PATTERN", help="id patterns (default: all)")
+    b.add_argument("--formats", default=None, help=f"comma-separated (default: {DEFAULT_FORMATS})")
+    b.add_argument(
+        "--zip", action="store_true", help="also write out/<ID>.zip per pack and out/packs.zip"
+    )
+    b.add_argument("--force", action="store_true", help="rebuild unchanged packs too")
+
     cy = sub.add_parser(
-        "cycle", parents=[common], help="a review cycle: one personalised pack per roster row"
+        "cycle",
+        parents=[common, rendering],
+        help="a review cycle: one personalised pack per roster row",
     )
     cy.add_argument("roster", metavar="ROSTER", help="the HR roster (CSV or XLSX)")
     cy.add_argument("--name", required=True, help="the cycle's folder name, e.g. 2027-annual")
     cy.add_argument("--period", required=True, metavar="START/END", help="ISO dates")
     cy.add_argument("--formats", default="docx,xlsx,pdf", help="comma-separated (default: all)")
-    cy.add_argument("--out", default="out", metavar="DIR")
-    cy.add_argument("--layout", default="default", help="layout name or folder")
-    cy.add_argument("--page-size", choices=PAGE_SIZES, default=None)
-    cy.add_argument("--form-password", default=None, help="password for DOCX form protection")
-    cy.add_argument("--include-salary", action="store_true", help="print the JD salary range")
-    cy.add_argument("--jobs", type=_jobs, default=None, metavar="N", help="worker processes")
     cy.add_argument("--zip", action="store_true", help="also write managers/<ID>.zip and cycle.zip")
     cy.add_argument("--force", action="store_true", help="rebuild unchanged people too")
-    cy.add_argument(
-        "--cluster",
-        default=None,
-        metavar="ADDRESS",
-        help="render on Dask workers: a scheduler (tcp://host:8786) or local:N",
-    )
 
     jd = sub.add_parser(
         "import-jd", parents=[common], help="job-description page (text or HTML) -> canon YAML"
