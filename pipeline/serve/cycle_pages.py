@@ -117,19 +117,12 @@ def routes(site: Site) -> list[Route]:
         _session, form = await checked_form(site, request, max_files=1)
         try:
             record = await run_in_threadpool(cycle_of, request, user)
-            upload = form.get("roster")
             problems: list[str] = []
-            running = site.workers.running()
-            suffix = ""
             other = await run_in_threadpool(site.cycles.other_settings, record)
-            if running is not None:
-                problems.append(f"the cycle {running} is being built; wait for it to finish")
-            elif other is not None:
-                problems.append(f"{record.cycle}: {other}")
-            else:
-                suffix = roster_suffix(upload, problems)
-            if not problems:
-                job, folder, roster = await stored_roster(upload, suffix)
+            refused = None if other is None else f"{record.cycle}: {other}"
+            received = await received_roster(form.get("roster"), problems, refused)
+            if received is not None:
+                job, folder, roster = received
                 found = await run_in_threadpool(roster_problems, roster)
                 if found:
                     problems = RosterError("the roster is invalid", found).report().splitlines()
@@ -178,9 +171,21 @@ def routes(site: Site) -> list[Route]:
             problems.append("roster: a roster is a .csv or .xlsx file")
         return suffix
 
-    async def stored_roster(upload: object, suffix: str) -> tuple[str, Path, Path]:
-        """A checked roster upload saved (owner-only) in a new build job's folder: the job, the
-        folder and the roster's path (named by us, never by the client)."""
+    async def received_roster(
+        upload: object, problems: list[str], refused: str | None = None
+    ) -> tuple[str, Path, Path] | None:
+        """A roster upload taken in for a build: refused while a cycle builds (or for `refused`,
+        the page's own reason), else its suffix checked and the file saved (owner-only) in a new
+        build job's folder: the job, the folder and the roster's path (named by us, never by the
+        client). None, with the problems added, when it is not taken."""
+        running = site.workers.running()
+        if running is not None:
+            problems.append(f"the cycle {running} is being built; wait for it to finish")
+        elif refused is not None:
+            problems.append(refused)
+        suffix = "" if problems else roster_suffix(upload, problems)
+        if problems:
+            return None
         assert isinstance(upload, UploadFile)
         job, folder = site.workers.new_job()
         roster = folder / f"roster{suffix}"
@@ -256,16 +261,10 @@ def routes(site: Site) -> list[Route]:
         try:
             name = str(form.get("name", "")).strip()[:100]
             period = str(form.get("period", "")).strip()[:100]
-            upload = form.get("roster")
             problems: list[str] = []
-            running = site.workers.running()
-            suffix = ""
-            if running is not None:
-                problems.append(f"the cycle {running} is being built; wait for it to finish")
-            else:
-                suffix = roster_suffix(upload, problems)
-            if not problems:
-                job, folder, roster = await stored_roster(upload, suffix)
+            received = await received_roster(form.get("roster"), problems)
+            if received is not None:
+                job, folder, roster = received
                 problems, parsed = await run_in_threadpool(check_cycle, name, period, roster)
                 if not problems:
                     assert parsed is not None
